@@ -1,0 +1,339 @@
+"""The Seldon protocol's ``SeldonMessage`` as JSON: decoded once into what the user's
+method gets, and the answer encoded so that it mirrors the request.
+
+Mirroring rules (those of the original wrapper):
+- a numeric array answers in the request's kind (``tensor``, ``tftensor``, ``ndarray``);
+  a non-numeric one as ``ndarray``; to a ``strData``/``jsonData``/``binData`` request
+  a numeric array answers as ``tensor``;
+- a dict answers as ``jsonData``, a str as ``strData``, bytes as ``binData``;
+- output names come from the class's ``class_names`` (2-D and larger answers), else
+  ``t:0 .. t:n-1``; 1-D answers get none;
+- ``meta`` carries the request's tags and metrics merged with the model's, its ``puid``
+  and ``requestPath``.
+
+Numbers keep their JSON type: ints stay ints.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from modelserve.codecs import tftensor
+from modelserve.errors import BadRequest, ServingError
+from modelserve.model.component import Outcome
+
+# Payload kinds of a SeldonMessage.
+TENSOR = "tensor"
+NDARRAY = "ndarray"
+TFTENSOR = "tftensor"
+JSON_DATA = "jsonData"
+STR_DATA = "strData"
+BIN_DATA = "binData"
+CUSTOM_DATA = "customData"
+DATA_KINDS = (TENSOR, NDARRAY, TFTENSOR)
+
+# dtypes orjson writes straight from the array buffer (OPT_SERIALIZE_NUMPY).
+_ORJSON_KINDS = frozenset("biuf")
+
+ClassNames = Callable[[np.ndarray], list[str]]
+
+
+@dataclass(slots=True)
+class SeldonRequest:
+    """One decoded SeldonMessage: what the user gets, and what the answer mirrors."""
+
+    kind: str  # one of DATA_KINDS for a ``data`` payload, else the payload's field name
+    X: Any
+    names: list[str]
+    meta: dict[str, Any] | None  # as sent; None when the message had no meta
+
+    @property
+    def puid(self) -> Any:
+        return self.meta.get("puid") if isinstance(self.meta, dict) else None
+
+
+@dataclass(slots=True)
+class FeedbackRequest:
+    request: SeldonRequest
+    features: Any  # the request's data as an array (empty for non-data payloads)
+    truth: Any
+    reward: float
+    routing: int | None
+
+
+EMPTY_REQUEST = SeldonRequest(JSON_DATA, None, [], None)
+
+
+# ---------------------------------------------------------------- decoding
+
+
+def decode(message: Any) -> SeldonRequest:
+    """A SeldonMessage dict to X, names and meta; BadRequest when it is not one."""
+    if not isinstance(message, dict):
+        raise BadRequest(f"Invalid request data type: {message}")
+    meta = message.get("meta")
+    data = message.get("data")
+    if data is not None or "data" in message:
+        if not isinstance(data, dict):
+            raise BadRequest(f"data must be an object, got {type(data).__name__}")
+        kind, X = decode_data(data)
+        names = data.get("names")
+        return SeldonRequest(kind, X, names if isinstance(names, list) else [], meta)
+    if JSON_DATA in message:
+        return SeldonRequest(JSON_DATA, message[JSON_DATA], [], meta)
+    if STR_DATA in message:
+        return SeldonRequest(STR_DATA, message[STR_DATA], [], meta)
+    if BIN_DATA in message:
+        return SeldonRequest(BIN_DATA, decode_bin_data(message[BIN_DATA]), [], meta)
+    raise BadRequest(f"Invalid request data type: {message}")
+
+
+def decode_data(data: dict[str, Any]) -> tuple[str, np.ndarray]:
+    if TENSOR in data:
+        return TENSOR, decode_tensor(data[TENSOR])
+    if NDARRAY in data:
+        return NDARRAY, decode_ndarray(data[NDARRAY])
+    if TFTENSOR in data:
+        return TFTENSOR, tftensor.to_array(data[TFTENSOR])
+    return NDARRAY, np.array([])
+
+
+def decode_ndarray(values: Any) -> np.ndarray:
+    try:
+        return np.array(values)
+    except (ValueError, TypeError) as error:
+        raise BadRequest(f"Invalid ndarray: {error}") from None
+
+
+def decode_tensor(tensor: Any) -> np.ndarray:
+    if not isinstance(tensor, dict):
+        raise BadRequest(f"tensor must be an object, got {type(tensor).__name__}")
+    values = tensor.get("values")
+    if not isinstance(values, list):
+        raise BadRequest("tensor needs a list of values")
+    shape = tensor.get("shape")
+    if shape is None:
+        shape = [len(values)]
+    try:
+        return np.array(values).reshape(shape)
+    except (ValueError, TypeError) as error:
+        raise BadRequest(f"Invalid tensor: {error}") from None
+
+
+def decode_bin_data(value: Any) -> bytes:
+    if not isinstance(value, str):
+        raise BadRequest(f"binData must be a base64 string, got {type(value).__name__}")
+    try:
+        return base64.b64decode(value)
+    except (binascii.Error, ValueError) as error:
+        raise BadRequest(f"binData is not valid base64: {error}") from None
+
+
+def decode_list(message: Any) -> list[SeldonRequest]:
+    """The messages of a SeldonMessageList (``{"seldonMessages": [...]}`` or a bare list)."""
+    if isinstance(message, list):
+        items = message
+    elif isinstance(message, dict) and isinstance(message.get("seldonMessages"), list):
+        items = message["seldonMessages"]
+    else:
+        raise BadRequest(f"Invalid request data type: {message}")
+    return [decode(item) for item in items]
+
+
+def decode_feedback(message: Any, unit_id: str) -> FeedbackRequest:
+    """A Feedback message: the request's data, the truth, the reward and this unit's route."""
+    if not isinstance(message, dict):
+        raise BadRequest(f"Invalid request data type: {message}")
+    request = _feedback_part(message, "request")
+    truth = _feedback_part(message, "truth")
+    response = message.get("response")
+    routing = None
+    if isinstance(response, dict) and isinstance(response.get("meta"), dict):
+        route_map = response["meta"].get("routing")
+        if isinstance(route_map, dict) and unit_id in route_map:
+            routing = _as_int(route_map[unit_id], "response.meta.routing")
+    return FeedbackRequest(
+        request=request,
+        features=request.X if request.kind in DATA_KINDS else np.array([]),
+        truth=truth.X if truth.kind in DATA_KINDS else np.array([]),
+        reward=_reward(message.get("reward", 0.0)),
+        routing=routing,
+    )
+
+
+def _feedback_part(message: dict[str, Any], key: str) -> SeldonRequest:
+    part = message.get(key)
+    if part is None:
+        return SeldonRequest(NDARRAY, np.array([]), [], None)
+    if not isinstance(part, dict):
+        raise BadRequest(f"Feedback {key} must be a SeldonMessage object")
+    if not part.keys() & {"data", JSON_DATA, STR_DATA, BIN_DATA}:
+        return SeldonRequest(NDARRAY, np.array([]), [], part.get("meta"))
+    return decode(part)
+
+
+def _reward(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise BadRequest(f"Invalid JSON: Failed to parse reward field: not a number: {value!r}")
+    try:
+        return float(value)
+    except ValueError:
+        raise BadRequest(
+            f"Invalid JSON: Failed to parse reward field: Couldn't parse float: {value} at Feedback.reward."
+        ) from None
+
+
+def _as_int(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
+        raise BadRequest(f"{where} must hold integers, got {value!r}")
+    return int(value)
+
+
+# ---------------------------------------------------------------- encoding
+
+
+def response_meta(
+    request_meta: dict[str, Any] | None,
+    puid: Any,
+    outcome: Outcome,
+    request_path: dict[str, str],
+    include_metrics: bool,
+) -> dict[str, Any]:
+    """The answer's meta: request tags and metrics merged with the model's, puid, requestPath.
+
+    ``request_meta`` is None where the original does not carry the request's tags
+    and metrics over (route, feedback).
+    """
+    meta: dict[str, Any] = {}
+    tags: Any = {}
+    metrics: list[Any] = []
+    path: dict[str, Any] = dict(request_path)
+    if isinstance(request_meta, dict):
+        tags = request_meta.get("tags") or {}
+        incoming = request_meta.get("metrics")
+        if isinstance(incoming, list):
+            metrics = list(incoming)
+        incoming_path = request_meta.get("requestPath")
+        if isinstance(incoming_path, dict):
+            path.update(incoming_path)
+    if outcome.tags:
+        tags = {**tags, **outcome.tags} if isinstance(tags, dict) else dict(outcome.tags)
+    if include_metrics and outcome.metrics:
+        metrics.extend(outcome.metrics)
+    if tags:
+        meta["tags"] = tags
+    if metrics:
+        meta["metrics"] = metrics
+    if puid:
+        meta["puid"] = puid
+    if path:
+        meta["requestPath"] = path
+    return meta
+
+
+def answer_kind(request_kind: str, array: np.ndarray) -> str:
+    """Which data field an array answer goes in, mirroring the request."""
+    if not is_numeric(array):
+        return NDARRAY
+    if request_kind in DATA_KINDS:
+        return request_kind
+    return TENSOR
+
+
+def is_numeric(array: np.ndarray) -> bool:
+    return array.dtype.kind in "iufc"
+
+
+def as_answer_array(data: Any) -> tuple[np.ndarray | None, Any]:
+    """(array used to choose the kind and names, the values to send) of a list/array answer."""
+    if isinstance(data, np.ndarray):
+        return data, data
+    if isinstance(data, np.generic):
+        array = np.asarray(data)
+        return array, array
+    try:
+        return np.asarray(data), data
+    except (ValueError, TypeError):
+        return None, data  # ragged: sent as given, as an ndarray without names
+
+
+def jsonable(array: np.ndarray) -> Any:
+    """The array itself where orjson can write its buffer, else nested lists."""
+    if array.ndim and array.dtype.kind in _ORJSON_KINDS and array.flags.c_contiguous and array.dtype.isnative:
+        return array
+    return array.tolist()
+
+
+def unknown_answer(data: Any) -> ServingError:
+    return BadRequest("Unknown data type returned as payload (must be list or np array):" + str(data))
+
+
+class SeldonJsonCodec:
+    """Encodes outcomes as SeldonMessage JSON objects (dicts ready for orjson)."""
+
+    decode = staticmethod(decode)
+    decode_list = staticmethod(decode_list)
+    decode_feedback = staticmethod(decode_feedback)
+
+    def __init__(self, class_names: ClassNames, request_path: dict[str, str], include_metrics: bool):
+        self.class_names = class_names
+        self.request_path = request_path
+        self.include_metrics = include_metrics
+
+    @staticmethod
+    def health_request() -> SeldonRequest:
+        return EMPTY_REQUEST
+
+    @staticmethod
+    def raw_metrics(answer: Any) -> list[dict[str, Any]]:
+        meta = answer.get("meta") if isinstance(answer, dict) else None
+        metrics = meta.get("metrics") if isinstance(meta, dict) else None
+        return metrics if isinstance(metrics, list) else []
+
+    @staticmethod
+    def strip_raw_metrics(answer: Any) -> None:
+        answer["meta"].pop("metrics", None)
+
+    def encode(
+        self,
+        outcome: Outcome,
+        request: SeldonRequest,
+        carry_meta: bool = True,
+        omit_empty_names: bool = False,
+    ) -> dict[str, Any]:
+        message = self.encode_payload(outcome.data, request.kind, omit_empty_names)
+        message["meta"] = response_meta(
+            request.meta if carry_meta else None, request.puid, outcome, self.request_path, self.include_metrics
+        )
+        return message
+
+    def encode_payload(self, data: Any, request_kind: str, omit_empty_names: bool = False) -> dict[str, Any]:
+        if isinstance(data, dict):
+            return {JSON_DATA: data}
+        if isinstance(data, (bytes, bytearray)):
+            return {BIN_DATA: base64.b64encode(data).decode("ascii")}
+        if isinstance(data, str):
+            return {STR_DATA: data}
+        if not isinstance(data, (np.ndarray, list, np.generic)):
+            raise unknown_answer(data)
+        array, values = as_answer_array(data)
+        if array is None:
+            return {"data": {"names": [], NDARRAY: values}}
+        kind = answer_kind(request_kind, array)
+        names = self.class_names(array)
+        body: dict[str, Any] = {} if omit_empty_names and not names else {"names": names}
+        if kind == TENSOR:
+            body[TENSOR] = {"shape": list(array.shape), "values": jsonable(array.ravel())}
+        elif kind == TFTENSOR:
+            body[TFTENSOR] = tftensor.from_array(array)
+        elif isinstance(values, np.ndarray):
+            body[NDARRAY] = jsonable(values)
+        else:
+            body[NDARRAY] = values
+        return {"data": body}

@@ -1,0 +1,67 @@
+"""Loading the user's model: import, construct with parameters, ``load()``, metadata."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from modelserve.errors import StartupError
+from modelserve.model.component import Component
+from modelserve.model.loader import construct, import_user_class, parse_parameters
+from modelserve.model.metadata import ModelMetadata
+from modelserve.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+# What each service type is expected to implement; missing ones only warn, since
+# every route stays served (as in the original) and falls back.
+_EXPECTED_METHODS = {
+    "MODEL": ("predict", "predict_raw"),
+    "ROUTER": ("route", "route_raw"),
+    "TRANSFORMER": ("transform_input", "transform_input_raw"),
+    "OUTPUT_TRANSFORMER": ("transform_output", "transform_output_raw"),
+    "COMBINER": ("aggregate", "aggregate_raw"),
+    "OUTLIER_DETECTOR": ("transform_input", "transform_input_raw", "predict", "predict_raw"),
+}
+
+
+@dataclass
+class LoadedModel:
+    component: Component
+    metadata: ModelMetadata
+    load_seconds: float
+
+
+def build_model(settings: Settings) -> LoadedModel:
+    """Import and construct the user's class; its ``load()`` is not called yet."""
+    started = time.perf_counter()
+    user_class = import_user_class(settings.interface_name)
+    kwargs = parse_parameters(settings.parameters)
+    user = construct(user_class, kwargs)
+    component = Component(user, settings.user_threads)
+    _warn_missing(component, settings.service_type)
+    metadata = ModelMetadata.build(user, settings.predictive_unit_image, settings.model_metadata)
+    return LoadedModel(component, metadata, time.perf_counter() - started)
+
+
+def load_model(settings: Settings) -> LoadedModel:
+    """Build the model and run its ``load()``: what a server needs before serving."""
+    model = build_model(settings)
+    started = time.perf_counter()
+    try:
+        model.component.load()
+    except Exception as error:  # noqa: BLE001 - user code
+        raise StartupError(f"{model.component.name}.load() raised {type(error).__name__}: {error}") from None
+    model.load_seconds += time.perf_counter() - started
+    logger.info("loaded %s as %s in %.3fs", settings.interface_name, settings.service_type, model.load_seconds)
+    return model
+
+
+def _warn_missing(component: Component, service_type: str) -> None:
+    expected = _EXPECTED_METHODS.get(service_type, ())
+    if expected and not any(component.user_method(name) for name in expected):
+        logger.warning(
+            "%s is served as %s but has none of %s: those calls will use the fallback",
+            component.name, service_type, ", ".join(expected),
+        )

@@ -1,0 +1,320 @@
+"""The adapter around a user's object: which optional methods it has, how to call them.
+
+What the class offers is decided once, when the model is loaded; a request only looks
+up a prepared callable.  Calls run on the event loop when one user call at a time is
+allowed (the default, and ``--single-threaded``), in a thread pool of ``--threads``
+otherwise; ``async def`` methods are awaited.  Any exception from user code becomes a
+``ServingError`` (see ``errors.from_user_exception``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from modelserve.errors import (
+    BAD_METRIC,
+    NotImplementedByModel,
+    ServingError,
+    from_user_exception,
+    is_not_implemented_signal,
+)
+
+logger = logging.getLogger(__name__)
+
+# The verbs of the user-class contract, by the name of the user's method.
+PREDICT = "predict"
+TRANSFORM_INPUT = "transform_input"
+TRANSFORM_OUTPUT = "transform_output"
+ROUTE = "route"
+AGGREGATE = "aggregate"
+SEND_FEEDBACK = "send_feedback"
+HEALTH_STATUS = "health_status"
+VERBS = (PREDICT, TRANSFORM_INPUT, TRANSFORM_OUTPUT, ROUTE, AGGREGATE, SEND_FEEDBACK, HEALTH_STATUS)
+
+# The ``method`` label the original gives custom metrics of each verb.
+METRIC_METHOD_TAG = {
+    PREDICT: "predict",
+    TRANSFORM_INPUT: "inputtransform",
+    TRANSFORM_OUTPUT: "outputtransform",
+    ROUTE: "router",
+    AGGREGATE: "aggregate",
+    SEND_FEEDBACK: "feedback",
+    HEALTH_STATUS: "health",
+}
+
+METRIC_TYPES = ("COUNTER", "GAUGE", "TIMER")
+
+Method = Callable[..., Any]
+
+
+class SeldonResponse:
+    """What a user method may return to add tags and metrics to one answer.
+
+    Models written for the original return ``seldon_core.user_model.SeldonResponse``;
+    any object of a class with this name and these attributes is accepted.
+    """
+
+    def __init__(self, data: Any, tags: dict[str, Any] | None = None, metrics: list[dict[str, Any]] | None = None):
+        self.data = data
+        self.tags = tags or {}
+        self.metrics = metrics or []
+
+
+@dataclass(slots=True)
+class Outcome:
+    """A user call's answer with the tags and custom metrics that go with it."""
+
+    data: Any
+    tags: dict[str, Any] = field(default_factory=dict)
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Component:
+    """A user's object, with its optional methods resolved once."""
+
+    def __init__(self, user: Any, user_threads: int = 1):
+        self.user = user
+        self.name = type(user).__name__
+        self._methods = {verb: _user_method(user, verb) for verb in VERBS}
+        self._raw_methods = {verb: _user_method(user, verb + "_raw") for verb in VERBS}
+        self._takes_meta = {verb: _accepts_keyword(fn, "meta") for verb, fn in self._methods.items()}
+        self._metrics = _user_method(user, "metrics")
+        self._tags = _user_method(user, "tags")
+        self._load = _user_method(user, "load")
+        self._class_names_is_method = callable(getattr(user, "class_names", None))
+        self._has_class_names = hasattr(user, "class_names")
+        self._executor = ThreadPoolExecutor(user_threads, "user-call") if user_threads > 1 else None
+
+    # -- what the class offers
+
+    def has(self, verb: str) -> bool:
+        return self._methods[verb] is not None
+
+    def raw_method(self, verb: str) -> Method | None:
+        return self._raw_methods[verb]
+
+    def user_method(self, name: str) -> Method | None:
+        return _user_method(self.user, name)
+
+    # -- calling user code
+
+    def load(self) -> None:
+        """Run the class's ``load()``; errors stop the start-up."""
+        if self._load is None:
+            return
+        try:
+            self._load()
+        except (NotImplementedError, AttributeError):
+            pass  # the original ignores these two in load()
+
+    async def call(self, method: Method, *args: Any, **kwargs: Any) -> Any:
+        """Run a user method the configured way; user exceptions become ServingErrors."""
+        try:
+            if inspect.iscoroutinefunction(method):
+                return await method(*args, **kwargs)
+            if self._executor is None:
+                return method(*args, **kwargs)
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._executor, functools.partial(method, *args, **kwargs))
+        except ServingError:
+            raise
+        except Exception as error:  # noqa: BLE001 - user code may raise anything
+            if is_not_implemented_signal(error):
+                raise _NotImplementedSignal() from error
+            failure = from_user_exception(error)
+            failure.__cause__ = error
+            raise failure from error
+
+    async def invoke(self, verb: str, X: Any, names: list[str], meta: dict[str, Any] | None) -> Outcome:
+        """A high-level verb (predict, transform_*, route, health_status) with its fallback."""
+        method = self._methods[verb]
+        data: Any
+        if method is None:
+            data = _fallback(verb, X)
+        else:
+            try:
+                if verb == HEALTH_STATUS:
+                    data = await self.call(method)
+                elif self._takes_meta[verb]:
+                    data = await self.call(method, X, names, meta=meta)
+                else:
+                    data = await self.call(method, X, names)
+            except _NotImplementedSignal:
+                data = _fallback(verb, X)
+        return self.outcome(verb, data)
+
+    async def aggregate(self, features: list[Any], names: list[list[str]]) -> Outcome:
+        method = self._methods[AGGREGATE]
+        try:
+            if method is None:
+                raise _NotImplementedSignal()
+            data = await self.call(method, features, names)
+        except _NotImplementedSignal:
+            raise NotImplementedByModel("Aggregate not defined") from None
+        return self.outcome(AGGREGATE, data)
+
+    async def send_feedback(
+        self, features: Any, names: list[str], reward: float, truth: Any, routing: int | None
+    ) -> Outcome:
+        method = self._methods[SEND_FEEDBACK]
+        data = None
+        if method is not None:
+            try:
+                data = await self.call(method, features, names, reward, truth, routing=routing)
+            except _NotImplementedSignal:
+                data = None
+        return self.outcome(SEND_FEEDBACK, data)
+
+    async def call_raw(self, verb: str, message: Any) -> tuple[bool, Any]:
+        """(True, answer) from the verb's ``*_raw`` method, (False, None) when it declines."""
+        method = self._raw_methods[verb]
+        if method is None:
+            return False, None
+        try:
+            return True, await self.call(method, message)
+        except _NotImplementedSignal:
+            return False, None
+
+    # -- what goes with an answer
+
+    def outcome(self, verb: str, data: Any) -> Outcome:
+        tags: dict[str, Any] = {}
+        metrics: list[dict[str, Any]] = []
+        if type(data).__name__ == "SeldonResponse" and hasattr(data, "data"):
+            metrics = list(getattr(data, "metrics", None) or [])
+            runtime_tags = getattr(data, "tags", None) or {}
+            data = data.data
+        else:
+            runtime_tags = {}
+        if self._tags is not None:
+            tags.update(self._user_tags())
+        tags.update(runtime_tags)
+        if self._metrics is not None:
+            metrics = self._user_metrics() + metrics
+        if metrics:
+            metrics = label_metrics(metrics, METRIC_METHOD_TAG[verb])
+        return Outcome(data, tags, metrics)
+
+    def class_names(self, array: np.ndarray) -> list[str]:
+        """Output names of a 2-D or larger answer: class_names, else t:0 .. t:n-1."""
+        if array.ndim < 2:
+            return []
+        if self._has_class_names:
+            try:
+                names = self.user.class_names() if self._class_names_is_method else self.user.class_names
+            except Exception as error:  # noqa: BLE001
+                if not is_not_implemented_signal(error):
+                    raise from_user_exception(error) from error
+            else:
+                return list(names)
+        return default_names(array.shape[1])
+
+    def _user_tags(self) -> dict[str, Any]:
+        try:
+            tags = self._tags() if self._tags is not None else {}
+        except Exception as error:  # noqa: BLE001
+            if is_not_implemented_signal(error):
+                return {}
+            raise from_user_exception(error) from error
+        return dict(tags or {})
+
+    def _user_metrics(self) -> list[dict[str, Any]]:
+        try:
+            metrics = self._metrics() if self._metrics is not None else []
+        except Exception as error:  # noqa: BLE001
+            if is_not_implemented_signal(error):
+                return []
+            raise from_user_exception(error) from error
+        return list(metrics or [])
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+class _NotImplementedSignal(Exception):
+    """The user method declined (SeldonNotImplementedError): use the fallback."""
+
+
+def _fallback(verb: str, X: Any) -> Any:
+    if verb == PREDICT:
+        return []
+    if verb in (TRANSFORM_INPUT, TRANSFORM_OUTPUT):
+        return X
+    if verb == HEALTH_STATUS:
+        return "healthy"
+    if verb == ROUTE:
+        raise NotImplementedByModel("Route not defined")
+    raise NotImplementedByModel(f"{verb} not defined")
+
+
+def validate_metrics(metrics: Any) -> None:
+    """The custom-metric dicts of the wrapper contract; anything else is a 500 BAD_METRIC."""
+    if not isinstance(metrics, list):
+        raise ServingError(f"Bad metric created during request: {metrics!r}", 500, BAD_METRIC)
+    for metric in metrics:
+        if (
+            not isinstance(metric, dict)
+            or not isinstance(metric.get("key"), str)
+            or not metric["key"]
+            or metric.get("type") not in METRIC_TYPES
+            or not _is_number(metric.get("value"))
+            or not isinstance(metric.get("tags", {}), dict)
+        ):
+            raise ServingError(f"Bad metric created during request: {metric!r}", 500, BAD_METRIC)
+
+
+def label_metrics(metrics: list[dict[str, Any]], method_tag: str) -> list[dict[str, Any]]:
+    """Validated copies; a metric's own tags gain the ``method`` it was reported for."""
+    validate_metrics(metrics)
+    labelled = []
+    for metric in metrics:
+        if "tags" in metric:
+            metric = {**metric, "tags": {**metric["tags"], "method": method_tag}}
+        labelled.append(metric)
+    return labelled
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
+
+
+@functools.lru_cache(maxsize=64)
+def _default_names_cached(n: int) -> tuple[str, ...]:
+    return tuple(f"t:{i}" for i in range(n))
+
+
+def default_names(n: int) -> list[str]:
+    if n <= 4096:
+        return list(_default_names_cached(n))
+    return [f"t:{i}" for i in range(n)]
+
+
+def _user_method(user: Any, name: str) -> Method | None:
+    """The user's bound method, or None when absent or only the wrapper base class's stub."""
+    method = getattr(user, name, None)
+    if method is None or not callable(method):
+        return None
+    qualname = getattr(getattr(method, "__func__", method), "__qualname__", "")
+    if qualname.startswith("SeldonComponent."):
+        return None
+    return method
+
+
+def _accepts_keyword(method: Method | None, name: str) -> bool:
+    if method is None:
+        return False
+    try:
+        params = inspect.signature(method).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == name and p.kind is not p.POSITIONAL_ONLY or p.kind is p.VAR_KEYWORD for p in params)

@@ -1,0 +1,267 @@
+"""The REST transport: a plain ASGI application over the Seldon protocol handlers.
+
+No web framework: a route is a dictionary lookup on the path and the method, the body
+is read once, and an endpoint returns ``(status, content_type, body)``.  Every failure,
+ours or the user's, is answered in the protocol's error body with its status code and
+logged once; nothing a client sends can stop the process.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from importlib import resources
+from typing import Any
+
+import orjson
+
+from modelserve.errors import (
+    METHOD_NOT_ALLOWED,
+    NOT_FOUND,
+    NOT_READY,
+    PAYLOAD_TOO_LARGE,
+    BadRequest,
+    ServingError,
+)
+from modelserve.handlers.seldon import SeldonHandlers
+from modelserve.rest.requests import Request, raw_payload, seldon_message
+
+logger = logging.getLogger("modelserve.rest")
+
+JSON = b"application/json"
+Response = tuple[int, bytes, bytes]  # status, content type, body
+Endpoint = Callable[[Request], Awaitable[Response]]
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+_DUMPS_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
+_PONG = (200, b"text/html; charset=utf-8", b"pong")
+
+
+def json_response(value: Any, status: int = 200) -> Response:
+    return status, JSON, orjson.dumps(value, option=_DUMPS_OPTIONS)
+
+
+def error_response(error: ServingError) -> Response:
+    return json_response(error.to_dict(), error.status_code)
+
+
+class ClientDisconnected(Exception):
+    pass
+
+
+class RestApp:
+    """ASGI application serving the Seldon protocol's routes."""
+
+    def __init__(self, handlers: SeldonHandlers, max_body_size: int, payload_passthrough: bool = False):
+        self.handlers = handlers
+        self.max_body_size = max_body_size
+        self.payload_passthrough = payload_passthrough
+        self.routes: dict[str, dict[str, Endpoint]] = {}
+        self._openapi = resources.files("modelserve.rest").joinpath("seldon-openapi.json").read_bytes()
+        self._add_seldon_routes()
+
+    def route(self, path: str, methods: tuple[str, ...], endpoint: Endpoint) -> None:
+        for method in methods:
+            self.routes.setdefault(path, {})[method] = endpoint
+
+    def _add_seldon_routes(self) -> None:
+        both = ("GET", "POST")
+        post = ("POST",)
+        get = ("GET",)
+        self.route("/predict", both, self.predict)
+        self.route("/api/v1.0/predictions", post, self.predict)
+        self.route("/api/v0.1/predictions", post, self.predict)
+        self.route("/transform-input", both, self.transform_input)
+        self.route("/transform-output", both, self.transform_output)
+        self.route("/route", both, self.route_request)
+        self.route("/aggregate", both, self.aggregate)
+        self.route("/send-feedback", both, self.send_feedback)
+        self.route("/api/v1.0/feedback", post, self.send_feedback)
+        self.route("/api/v0.1/feedback", post, self.send_feedback)
+        self.route("/health/ping", get, self.ping)
+        self.route("/health/status", get, self.health_status)
+        self.route("/api/v1.0/health/status", get, self.health_status)
+        self.route("/metadata", get, self.metadata)
+        self.route("/api/v1.0/metadata", get, self.metadata)
+        self.route("/seldon.json", get, self.openapi)
+
+    # -- ASGI
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            if scope["type"] == "lifespan":
+                await _lifespan(receive, send)
+            return
+        method = scope["method"]
+        methods = self.routes.get(scope["path"])
+        if methods is None:
+            response = error_response(ServingError(f"No route {scope['path']}", 404, NOT_FOUND))
+            await _send(send, response, scope)
+            return
+        endpoint = methods.get(method)
+        if endpoint is None:
+            allow = ", ".join(sorted(methods)).encode()
+            if method == "OPTIONS":
+                preflight = [(b"allow", allow), (b"access-control-allow-methods", allow),
+                             (b"access-control-allow-headers", b"*")]
+                await _send(send, (200, b"text/plain", b""), scope, preflight)
+                return
+            await _send(send, self._not_allowed(method, scope["path"], methods), scope, [(b"allow", allow)])
+            return
+        try:
+            body = await self._read_body(scope, receive)
+            request = Request(method, scope["path"], scope["query_string"], scope["headers"], body)
+            response = await endpoint(request)
+        except ServingError as error:
+            _log_failure(error, scope)
+            response = error_response(error)
+        except ClientDisconnected:
+            return
+        except Exception:  # noqa: BLE001 - a bug of ours: answered, logged, never fatal
+            logger.exception("internal error on %s %s", method, scope["path"])
+            response = error_response(ServingError("Internal server error"))
+        await _send(send, response, scope)
+
+    async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
+        declared = _content_length(scope["headers"])
+        if declared is not None and declared > self.max_body_size:
+            raise ServingError(f"Request body of {declared} bytes exceeds {self.max_body_size}", 413, PAYLOAD_TOO_LARGE)
+        message = await receive()
+        body: bytes = message.get("body", b"")
+        if not message.get("more_body"):
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnected()
+            return body
+        chunks = [body]
+        size = len(body)
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnected()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_size:
+                raise ServingError(f"Request body exceeds {self.max_body_size} bytes", 413, PAYLOAD_TOO_LARGE)
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                return b"".join(chunks)
+
+    def _not_allowed(self, method: str, path: str, methods: dict[str, Endpoint]) -> Response:
+        allowed = ", ".join(sorted(methods))
+        error = ServingError(f"Method {method} not allowed on {path}: use {allowed}", 405, METHOD_NOT_ALLOWED)
+        return error_response(error)
+
+    # -- Seldon endpoints
+
+    async def predict(self, request: Request) -> Response:
+        if self.payload_passthrough:
+            return await self._passthrough(request)
+        return answer_response(await self.handlers.predict(seldon_message(request)))
+
+    async def _passthrough(self, request: Request) -> Response:
+        payload = raw_payload(request)
+        if not self.handlers.plane.has_raw("predict"):
+            raise BadRequest("PAYLOAD_PASSTHROUGH is on but the model has no predict_raw to take the raw payload")
+        return answer_response(await self.handlers.predict(payload))
+
+    async def transform_input(self, request: Request) -> Response:
+        return answer_response(await self.handlers.transform_input(seldon_message(request)))
+
+    async def transform_output(self, request: Request) -> Response:
+        return answer_response(await self.handlers.transform_output(seldon_message(request)))
+
+    async def route_request(self, request: Request) -> Response:
+        return answer_response(await self.handlers.route(seldon_message(request)))
+
+    async def aggregate(self, request: Request) -> Response:
+        return answer_response(await self.handlers.aggregate(seldon_message(request)))
+
+    async def send_feedback(self, request: Request) -> Response:
+        return answer_response(await self.handlers.send_feedback(seldon_message(request)))
+
+    async def ping(self, request: Request) -> Response:
+        return _PONG
+
+    async def health_status(self, request: Request) -> Response:
+        if not self.handlers.plane.healthy:
+            raise ServingError("Model is not ready", 503, NOT_READY)
+        return answer_response(await self.handlers.health_status())
+
+    async def metadata(self, request: Request) -> Response:
+        return json_response(self.handlers.plane.model_metadata())
+
+    async def openapi(self, request: Request) -> Response:
+        return 200, JSON, self._openapi
+
+
+def answer_response(answer: Any) -> Response:
+    """An answer as the handlers return it; raw answers may also be text, bytes or protobuf."""
+    if isinstance(answer, dict):
+        status = answer.get("status")
+        code = status.get("code") if isinstance(status, dict) else None
+        if isinstance(code, int) and not isinstance(code, bool) and 100 <= code <= 599:
+            return json_response(answer, code)
+        return json_response(answer)
+    if isinstance(answer, (bytes, bytearray)):
+        return 200, JSON, bytes(answer)
+    if isinstance(answer, str):
+        return 200, JSON, answer.encode()
+    if hasattr(answer, "DESCRIPTOR"):  # a protobuf message from a *_raw method
+        from google.protobuf import json_format
+
+        return json_response(json_format.MessageToDict(answer))
+    if isinstance(answer, list):
+        return json_response(answer)
+    raise ServingError(f"A raw method returned {type(answer).__name__}: expected a dict, list, str or bytes")
+
+
+async def _send(send: Send, response: Response, scope: Scope, extra: list[tuple[bytes, bytes]] | None = None) -> None:
+    status, content_type, body = response
+    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+    if extra:
+        headers.extend(extra)
+    if _has_origin(scope["headers"]):
+        headers.append((b"access-control-allow-origin", b"*"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _has_origin(headers: list[tuple[bytes, bytes]]) -> bool:
+    # Browsers send Origin on cross-site calls; the original allows every origin (CORS).
+    for key, _ in headers:
+        if key == b"origin":
+            return True
+    return False
+
+
+def _content_length(headers: list[tuple[bytes, bytes]]) -> int | None:
+    for key, value in headers:
+        if key == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                raise BadRequest("Invalid Content-Length header") from None
+    return None
+
+
+def _log_failure(error: ServingError, scope: Scope) -> None:
+    if error.status_code >= 500:
+        cause = error.__cause__
+        logger.error(
+            "%s %s failed: %s %s", scope["method"], scope["path"], error.reason, error.message,
+            exc_info=(type(cause), cause, cause.__traceback__) if cause else None,
+        )
+    else:
+        logger.info("%s %s answered %d: %s", scope["method"], scope["path"], error.status_code, error.message)
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

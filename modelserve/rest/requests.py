@@ -1,0 +1,130 @@
+"""An HTTP request as the endpoints see it, and the ways a Seldon message can arrive in it.
+
+A SeldonMessage may come as a JSON body, as the form field ``json=``, as the query
+parameter ``?json=`` or as multipart form data (each field a JSON value, except
+``strData``; a ``binData`` file is taken as bytes).
+"""
+
+from __future__ import annotations
+
+import base64
+import email.parser
+import email.policy
+from typing import Any
+from urllib.parse import parse_qs
+
+import orjson
+
+from modelserve.errors import BadRequest
+
+NO_JSON = "Can't find JSON in data"
+
+
+class Request:
+    """Method, path, headers and the whole body of one HTTP request."""
+
+    __slots__ = ("method", "path", "query_string", "headers", "body", "_query")
+
+    def __init__(self, method: str, path: str, query_string: bytes, headers: list[tuple[bytes, bytes]], body: bytes):
+        self.method = method
+        self.path = path
+        self.query_string = query_string
+        self.headers = headers
+        self.body = body
+        self._query: dict[str, list[str]] | None = None
+
+    def header(self, name: bytes) -> bytes | None:
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return None
+
+    @property
+    def media_type(self) -> str:
+        """The content type without parameters, lower case ('' when absent)."""
+        value = self.header(b"content-type")
+        if not value:
+            return ""
+        return value.split(b";", 1)[0].strip().lower().decode("latin-1")
+
+    def query(self) -> dict[str, list[str]]:
+        if self._query is None:
+            text = self.query_string.decode("latin-1")
+            self._query = parse_qs(text, keep_blank_values=True) if text else {}
+        return self._query
+
+    def form(self) -> dict[str, list[str]]:
+        return parse_qs(self.body.decode("latin-1"), keep_blank_values=True)
+
+
+def seldon_message(request: Request) -> Any:
+    """The JSON value a Seldon endpoint was sent, wherever in the request it is."""
+    media_type = request.media_type
+    if media_type == "application/x-www-form-urlencoded":
+        fields = request.form()
+        if "json" in fields:
+            return _json_field(fields["json"][0], "form field json")
+    query = request.query() if request.query_string else {}
+    if "json" in query:
+        return _json_field(query["json"][0], "query parameter json")
+    if media_type == "multipart/form-data":
+        return multipart_message(request)
+    if not request.body:
+        if request.method == "GET":
+            raise BadRequest("No payload: send the message as ?json=... on a GET")
+        raise BadRequest(NO_JSON)
+    try:
+        message = orjson.loads(request.body)
+    except orjson.JSONDecodeError:
+        raise BadRequest(NO_JSON) from None
+    if message is None:
+        raise BadRequest(NO_JSON)
+    return message
+
+
+def raw_payload(request: Request) -> str | bytes:
+    """The undecoded payload, for PAYLOAD_PASSTHROUGH."""
+    if request.media_type == "application/x-www-form-urlencoded":
+        fields = request.form()
+        if fields.get("json"):
+            return fields["json"][0]
+    query = request.query() if request.query_string else {}
+    if query.get("json"):
+        return query["json"][0]
+    return request.body
+
+
+def _json_field(text: str, where: str) -> Any:
+    if not text:
+        raise BadRequest(f"Empty {where}: it must hold a JSON SeldonMessage")
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError as error:
+        raise BadRequest(f"Invalid JSON in {where}: {error}") from None
+
+
+def multipart_message(request: Request) -> dict[str, Any]:
+    """A message from multipart fields: each field is JSON, except strData; files as data."""
+    content_type = request.header(b"content-type") or b""
+    head = b"Content-Type: " + content_type + b"\r\nMIME-Version: 1.0\r\n\r\n"
+    parsed = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + request.body)
+    if not parsed.is_multipart():
+        raise BadRequest("Malformed multipart body")
+    message: dict[str, Any] = {}
+    for part in parsed.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not isinstance(name, str):
+            continue
+        payload = part.get_payload(decode=True) or b""
+        if part.get_filename() is not None:
+            if name == "binData":
+                message[name] = base64.b64encode(payload).decode("ascii")
+            else:
+                message[name] = payload.decode("utf-8", "replace")
+        elif name == "strData":
+            message[name] = payload.decode("utf-8", "replace")
+        else:
+            message[name] = _json_field(payload.decode("utf-8", "replace"), f"multipart field {name}")
+    if not message:
+        raise BadRequest("Multipart body has no fields")
+    return message
