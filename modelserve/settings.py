@@ -170,6 +170,8 @@ OPTIONS: tuple[Option, ...] = (
            "False: legacy mode without the feedback reward metrics."),
     Option("max_body_size", "--max-body-size", ("MODELSERVE_MAX_BODY_SIZE",), 100 << 20, _size,
            "Largest request body accepted (bytes; K/M/G suffixes), larger ones answer 413.", "SIZE"),
+    Option("grpc_max_message_size", "--grpc-max-message-size", ("MODELSERVE_GRPC_MAX_MESSAGE_SIZE",), 256 << 20,
+           _size, "Largest gRPC message sent or received (bytes; K/M/G suffixes).", "SIZE"),
     Option("graceful_timeout", "--graceful-timeout", ("MODELSERVE_GRACEFUL_TIMEOUT",), 30.0,
            _positive_float, "Seconds in-flight requests get to finish on shutdown.", "SECONDS"),
 )
@@ -213,6 +215,7 @@ class Settings:
     predictor_labels: str | None = None
     executor_enabled: bool = True
     max_body_size: int = 100 << 20
+    grpc_max_message_size: int = 256 << 20
     graceful_timeout: float = 30.0
 
     @classmethod
