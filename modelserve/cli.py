@@ -34,11 +34,19 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         if option.flag is None:
             continue
         if option.is_flag:
-            parser.add_argument(option.flag, dest=option.name, nargs="?", const="true", default=None,
-                                metavar="BOOL", help=_describe(option))
+            parser.add_argument(
+                option.flag,
+                dest=option.name,
+                nargs="?",
+                const="true",
+                default=None,
+                metavar="BOOL",
+                help=_describe(option),
+            )
         else:
-            parser.add_argument(option.flag, dest=option.name, default=None, metavar=option.metavar,
-                                help=_describe(option))
+            parser.add_argument(
+                option.flag, dest=option.name, default=None, metavar=option.metavar, help=_describe(option)
+            )
     parser.add_argument("--persistence", nargs="?", const="1", default=None, help=argparse.SUPPRESS)
     env_only = "\n".join(f"  {', '.join(o.env)}: {_describe_env(o)}" for o in OPTIONS if o.flag is None)
     parser.epilog = "settings taken from the environment only:\n" + env_only
@@ -83,8 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="modelserve", description="Serve a Python model over REST and gRPC.")
     parser.add_argument("--version", action="version", version=f"modelserve {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="serve a user's Python class",
-                                description="Serve a user's Python class in the Seldon protocol.")
+    serve = commands.add_parser(
+        "serve", help="serve a user's Python class", description="Serve a user's Python class in the Seldon protocol."
+    )
     add_serve_arguments(serve)
     return parser
 
@@ -96,8 +105,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def seldon_main(argv: Sequence[str] | None = None) -> int:
     """``seldon-core-microservice``: the original's command line."""
-    parser = argparse.ArgumentParser(prog="seldon-core-microservice",
-                                     description="Serve a user's Python class (modelserve).")
+    parser = argparse.ArgumentParser(
+        prog="seldon-core-microservice", description="Serve a user's Python class (modelserve)."
+    )
     add_serve_arguments(parser)
     return run_serve(parser.parse_args(argv))
 

@@ -52,4 +52,3 @@ class DataPlane:
     def raw_metrics(self, verb: str, metrics: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Custom metrics a raw answer carries in its meta, validated and labelled."""
         return label_metrics(metrics, METRIC_METHOD_TAG[verb])
-

@@ -89,7 +89,7 @@ def from_user_exception(error: BaseException) -> ServingError:
         failure = UserCodeError(message, status, str(getattr(error, "reason", INTERNAL_ERROR)))
         try:
             body = error.to_dict()  # type: ignore[attr-defined]
-        except Exception:  # noqa: BLE001 - a broken to_dict only loses the custom body
+        except Exception:
             body = None
         if isinstance(body, dict):
             failure.body = body

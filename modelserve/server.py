@@ -44,11 +44,11 @@ def bind(host: str, port: int) -> socket.socket:
 
 def build_rest_app(model: LoadedModel, settings: Settings) -> RestApp:
     plane = DataPlane(model, settings)
-    request_path = {settings.predictive_unit_id: settings.predictive_unit_image or ""} if settings.predictive_unit_id else {}
-    codec = SeldonJsonCodec(model.component.class_names, request_path, settings.include_metrics_in_response)
-    handlers = SeldonHandlers(
-        plane, codec, settings.predictive_unit_id or "0", settings.include_metrics_in_response
+    request_path = (
+        {settings.predictive_unit_id: settings.predictive_unit_image or ""} if settings.predictive_unit_id else {}
     )
+    codec = SeldonJsonCodec(model.component.class_names, request_path, settings.include_metrics_in_response)
+    handlers = SeldonHandlers(plane, codec, settings.predictive_unit_id or "0", settings.include_metrics_in_response)
     return RestApp(handlers, settings.max_body_size, settings.payload_passthrough)
 
 
@@ -90,7 +90,11 @@ def serve(model: LoadedModel, settings: Settings) -> None:
     app = PortRouter({settings.http_port: rest, settings.metrics_port: metrics})
     logger.info(
         "serving %s: REST on %s:%d, metrics on %s:%d%s",
-        settings.interface_name, settings.host, settings.http_port, settings.host, settings.metrics_port,
+        settings.interface_name,
+        settings.host,
+        settings.http_port,
+        settings.host,
+        settings.metrics_port,
         settings.metrics_endpoint,
     )
     try:

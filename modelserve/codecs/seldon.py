@@ -200,28 +200,25 @@ def _as_int(value: Any, where: str) -> int:
 
 def response_meta(
     request_meta: dict[str, Any] | None,
-    puid: Any,
     outcome: Outcome,
     request_path: dict[str, str],
     include_metrics: bool,
+    carry_meta: bool = True,
 ) -> dict[str, Any]:
-    """The answer's meta: request tags and metrics merged with the model's, puid, requestPath.
-
-    ``request_meta`` is None where the original does not carry the request's tags
-    and metrics over (route, feedback).
-    """
+    """The answer's meta: the request's puid and requestPath, its tags and metrics merged
+    with the model's (unless ``carry_meta`` is false: route and feedback answers, as in
+    the original, do not carry the request's tags and metrics over)."""
     meta: dict[str, Any] = {}
-    tags: Any = {}
+    if request_meta is None and not request_path and not outcome.tags and not outcome.metrics:
+        return meta
+    incoming = request_meta if isinstance(request_meta, dict) else {}
+    tags: Any = (incoming.get("tags") or {}) if carry_meta else {}
     metrics: list[Any] = []
+    if carry_meta and isinstance(incoming.get("metrics"), list):
+        metrics = list(incoming["metrics"])
     path: dict[str, Any] = dict(request_path)
-    if isinstance(request_meta, dict):
-        tags = request_meta.get("tags") or {}
-        incoming = request_meta.get("metrics")
-        if isinstance(incoming, list):
-            metrics = list(incoming)
-        incoming_path = request_meta.get("requestPath")
-        if isinstance(incoming_path, dict):
-            path.update(incoming_path)
+    if isinstance(incoming.get("requestPath"), dict):
+        path.update(incoming["requestPath"])
     if outcome.tags:
         tags = {**tags, **outcome.tags} if isinstance(tags, dict) else dict(outcome.tags)
     if include_metrics and outcome.metrics:
@@ -230,8 +227,8 @@ def response_meta(
         meta["tags"] = tags
     if metrics:
         meta["metrics"] = metrics
-    if puid:
-        meta["puid"] = puid
+    if incoming.get("puid"):
+        meta["puid"] = incoming["puid"]
     if path:
         meta["requestPath"] = path
     return meta
@@ -308,32 +305,32 @@ class SeldonJsonCodec:
         omit_empty_names: bool = False,
     ) -> dict[str, Any]:
         message = self.encode_payload(outcome.data, request.kind, omit_empty_names)
-        message["meta"] = response_meta(
-            request.meta if carry_meta else None, request.puid, outcome, self.request_path, self.include_metrics
-        )
+        message["meta"] = response_meta(request.meta, outcome, self.request_path, self.include_metrics, carry_meta)
         return message
 
     def encode_payload(self, data: Any, request_kind: str, omit_empty_names: bool = False) -> dict[str, Any]:
-        if isinstance(data, dict):
+        array: np.ndarray | None
+        if isinstance(data, np.ndarray):
+            array, values = data, data
+        elif isinstance(data, dict):
             return {JSON_DATA: data}
-        if isinstance(data, (bytes, bytearray)):
-            return {BIN_DATA: base64.b64encode(data).decode("ascii")}
-        if isinstance(data, str):
+        elif isinstance(data, str):
             return {STR_DATA: data}
-        if not isinstance(data, (np.ndarray, list, np.generic)):
+        elif isinstance(data, (bytes, bytearray)):
+            return {BIN_DATA: base64.b64encode(data).decode("ascii")}
+        elif isinstance(data, (list, np.generic)):
+            array, values = as_answer_array(data)
+            if array is None:
+                return {"data": {"names": [], NDARRAY: values}}
+        else:
             raise unknown_answer(data)
-        array, values = as_answer_array(data)
-        if array is None:
-            return {"data": {"names": [], NDARRAY: values}}
         kind = answer_kind(request_kind, array)
         names = self.class_names(array)
         body: dict[str, Any] = {} if omit_empty_names and not names else {"names": names}
-        if kind == TENSOR:
+        if kind == NDARRAY:
+            body[NDARRAY] = jsonable(values) if values is array else values
+        elif kind == TENSOR:
             body[TENSOR] = {"shape": list(array.shape), "values": jsonable(array.ravel())}
-        elif kind == TFTENSOR:
-            body[TFTENSOR] = tftensor.from_array(array)
-        elif isinstance(values, np.ndarray):
-            body[NDARRAY] = jsonable(values)
         else:
-            body[NDARRAY] = values
+            body[TFTENSOR] = tftensor.from_array(array)
         return {"data": body}

@@ -109,8 +109,7 @@ def from_array(array: np.ndarray) -> dict[str, Any]:
     shape = {"dim": [{"size": str(d)} for d in array.shape]}
     if array.dtype.kind in ("U", "S", "O"):
         items = [v if isinstance(v, bytes) else str(v).encode() for v in array.ravel().tolist()]
-        return {"dtype": "DT_STRING", "tensorShape": shape,
-                "stringVal": [base64.b64encode(v).decode() for v in items]}
+        return {"dtype": "DT_STRING", "tensorShape": shape, "stringVal": [base64.b64encode(v).decode() for v in items]}
     dtype = array.dtype.newbyteorder("<") if array.dtype.byteorder == ">" else array.dtype
     name = DTYPE_NAMES.get(np.dtype(dtype))
     if name is None:

@@ -8,6 +8,7 @@ outcome.  Transports stay thin: they only read bytes and write answers.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Protocol
 
 import numpy as np
@@ -23,6 +24,7 @@ from modelserve.model.component import (
     SEND_FEEDBACK,
     TRANSFORM_INPUT,
     TRANSFORM_OUTPUT,
+    VERBS,
     Outcome,
 )
 
@@ -53,18 +55,14 @@ class SeldonHandlers:
         self.wire = wire
         self.unit_id = unit_id
         self.include_metrics = include_metrics
-
-    async def predict(self, message: Any) -> Any:
-        return await self._unary(PREDICT, message)
-
-    async def transform_input(self, message: Any) -> Any:
-        return await self._unary(TRANSFORM_INPUT, message)
-
-    async def transform_output(self, message: Any) -> Any:
-        return await self._unary(TRANSFORM_OUTPUT, message)
+        self._raw_verbs = frozenset(verb for verb in VERBS if plane.has_raw(verb))
+        self.predict = functools.partial(self._unary, PREDICT)
+        self.transform_input = functools.partial(self._unary, TRANSFORM_INPUT)
+        self.transform_output = functools.partial(self._unary, TRANSFORM_OUTPUT)
 
     async def _unary(self, verb: str, message: Any) -> Any:
-        if self.plane.has_raw(verb):
+        """predict, transform_input, transform_output: one message in, one out."""
+        if verb in self._raw_verbs:
             handled, answer = await self.plane.raw(verb, message)
             if handled:
                 return self._raw_answer(verb, answer)

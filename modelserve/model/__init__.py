@@ -51,7 +51,7 @@ def load_model(settings: Settings) -> LoadedModel:
     started = time.perf_counter()
     try:
         model.component.load()
-    except Exception as error:  # noqa: BLE001 - user code
+    except Exception as error:
         raise StartupError(f"{model.component.name}.load() raised {type(error).__name__}: {error}") from None
     model.load_seconds += time.perf_counter() - started
     logger.info("loaded %s as %s in %.3fs", settings.interface_name, settings.service_type, model.load_seconds)
@@ -63,5 +63,7 @@ def _warn_missing(component: Component, service_type: str) -> None:
     if expected and not any(component.user_method(name) for name in expected):
         logger.warning(
             "%s is served as %s but has none of %s: those calls will use the fallback",
-            component.name, service_type, ", ".join(expected),
+            component.name,
+            service_type,
+            ", ".join(expected),
         )

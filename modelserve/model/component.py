@@ -93,6 +93,7 @@ class Component:
         self._class_names_is_method = callable(getattr(user, "class_names", None))
         self._has_class_names = hasattr(user, "class_names")
         self._executor = ThreadPoolExecutor(user_threads, "user-call") if user_threads > 1 else None
+        self._coroutine_methods: dict[Method, bool] = {}
 
     # -- what the class offers
 
@@ -119,7 +120,7 @@ class Component:
     async def call(self, method: Method, *args: Any, **kwargs: Any) -> Any:
         """Run a user method the configured way; user exceptions become ServingErrors."""
         try:
-            if inspect.iscoroutinefunction(method):
+            if self._is_async(method):
                 return await method(*args, **kwargs)
             if self._executor is None:
                 return method(*args, **kwargs)
@@ -127,29 +128,39 @@ class Component:
             return await loop.run_in_executor(self._executor, functools.partial(method, *args, **kwargs))
         except ServingError:
             raise
-        except Exception as error:  # noqa: BLE001 - user code may raise anything
-            if is_not_implemented_signal(error):
-                raise _NotImplementedSignal() from error
-            failure = from_user_exception(error)
-            failure.__cause__ = error
-            raise failure from error
+        except Exception as error:
+            raise _user_failure(error) from error
+
+    def _is_async(self, method: Method) -> bool:
+        known = self._coroutine_methods.get(method)
+        if known is None:
+            known = self._coroutine_methods[method] = inspect.iscoroutinefunction(method)
+        return known
 
     async def invoke(self, verb: str, X: Any, names: list[str], meta: dict[str, Any] | None) -> Outcome:
         """A high-level verb (predict, transform_*, route, health_status) with its fallback."""
         method = self._methods[verb]
         data: Any
         if method is None:
-            data = _fallback(verb, X)
+            return self.outcome(verb, _fallback(verb, X))
+        if verb == HEALTH_STATUS:
+            args: tuple[Any, ...] = ()
         else:
-            try:
-                if verb == HEALTH_STATUS:
-                    data = await self.call(method)
-                elif self._takes_meta[verb]:
-                    data = await self.call(method, X, names, meta=meta)
-                else:
-                    data = await self.call(method, X, names)
-            except _NotImplementedSignal:
-                data = _fallback(verb, X)
+            args = (X, names)
+        kwargs = {"meta": meta} if self._takes_meta[verb] else {}
+        try:
+            if self._executor is None and not self._is_async(method):
+                # The common case, kept free of extra awaits: a plain method on the loop.
+                try:
+                    data = method(*args, **kwargs)
+                except ServingError:
+                    raise
+                except Exception as error:
+                    raise _user_failure(error) from error
+            else:
+                data = await self.call(method, *args, **kwargs)
+        except _NotImplementedSignal:
+            data = _fallback(verb, X)
         return self.outcome(verb, data)
 
     async def aggregate(self, features: list[Any], names: list[list[str]]) -> Outcome:
@@ -187,6 +198,8 @@ class Component:
     # -- what goes with an answer
 
     def outcome(self, verb: str, data: Any) -> Outcome:
+        if self._tags is None and self._metrics is None and type(data).__name__ != "SeldonResponse":
+            return Outcome(data)
         tags: dict[str, Any] = {}
         metrics: list[dict[str, Any]] = []
         if type(data).__name__ == "SeldonResponse" and hasattr(data, "data"):
@@ -211,7 +224,7 @@ class Component:
         if self._has_class_names:
             try:
                 names = self.user.class_names() if self._class_names_is_method else self.user.class_names
-            except Exception as error:  # noqa: BLE001
+            except Exception as error:
                 if not is_not_implemented_signal(error):
                     raise from_user_exception(error) from error
             else:
@@ -221,7 +234,7 @@ class Component:
     def _user_tags(self) -> dict[str, Any]:
         try:
             tags = self._tags() if self._tags is not None else {}
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             if is_not_implemented_signal(error):
                 return {}
             raise from_user_exception(error) from error
@@ -230,7 +243,7 @@ class Component:
     def _user_metrics(self) -> list[dict[str, Any]]:
         try:
             metrics = self._metrics() if self._metrics is not None else []
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             if is_not_implemented_signal(error):
                 return []
             raise from_user_exception(error) from error
@@ -243,6 +256,14 @@ class Component:
 
 class _NotImplementedSignal(Exception):
     """The user method declined (SeldonNotImplementedError): use the fallback."""
+
+
+def _user_failure(error: Exception) -> Exception:
+    if is_not_implemented_signal(error):
+        return _NotImplementedSignal()
+    failure = from_user_exception(error)
+    failure.__cause__ = error
+    return failure
 
 
 def _fallback(verb: str, X: Any) -> Any:
@@ -317,4 +338,4 @@ def _accepts_keyword(method: Method | None, name: str) -> bool:
         params = inspect.signature(method).parameters.values()
     except (TypeError, ValueError):
         return False
-    return any(p.name == name and p.kind is not p.POSITIONAL_ONLY or p.kind is p.VAR_KEYWORD for p in params)
+    return any((p.name == name and p.kind is not p.POSITIONAL_ONLY) or p.kind is p.VAR_KEYWORD for p in params)

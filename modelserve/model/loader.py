@@ -43,7 +43,7 @@ def import_user_class(interface_name: str) -> type:
                 f"no {module_name.replace('.', '/')}.py in {cwd} or on the Python path"
             ) from None
         raise StartupError(f"importing module {module_name!r} failed: {_one_line(error)}") from None
-    except Exception as error:  # noqa: BLE001 - any failure in user code at import
+    except Exception as error:
         logger.debug("import of %s failed:\n%s", module_name, traceback.format_exc())
         raise StartupError(f"importing module {module_name!r} failed: {_one_line(error)}") from None
     user_class = getattr(module, class_name, None)
@@ -77,9 +77,7 @@ def parse_parameters(parameters: Any) -> dict[str, Any]:
 
 def convert_parameter(name: str, value: Any, kind: str) -> Any:
     if kind not in PARAMETER_TYPES:
-        raise StartupError(
-            f"parameter {name!r} has unknown type {kind!r}: valid are {', '.join(PARAMETER_TYPES)}"
-        )
+        raise StartupError(f"parameter {name!r} has unknown type {kind!r}: valid are {', '.join(PARAMETER_TYPES)}")
     try:
         if kind == "INT":
             return int(value)
@@ -100,12 +98,10 @@ def construct(user_class: type, kwargs: dict[str, Any]) -> Any:
     """Build the user's object, refusing parameters its constructor does not take."""
     unknown = _unaccepted(user_class, kwargs)
     if unknown:
-        raise StartupError(
-            f"{user_class.__name__}.__init__ takes no parameter {', '.join(map(repr, unknown))}"
-        )
+        raise StartupError(f"{user_class.__name__}.__init__ takes no parameter {', '.join(map(repr, unknown))}")
     try:
         return user_class(**kwargs)
-    except Exception as error:  # noqa: BLE001 - user code
+    except Exception as error:
         logger.debug("constructing %s failed:\n%s", user_class.__name__, traceback.format_exc())
         raise StartupError(f"{user_class.__name__}(...) raised {_one_line(error)}") from None
 

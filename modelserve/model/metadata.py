@@ -16,8 +16,19 @@ logger = logging.getLogger(__name__)
 
 V1_MESSAGE_TYPES = ("tensor", "ndarray", "tftensor", "jsonData", "strData", "binData")
 V2_DATATYPES = (
-    "BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64",
-    "FP16", "FP32", "FP64", "BYTES",
+    "BOOL",
+    "UINT8",
+    "UINT16",
+    "UINT32",
+    "UINT64",
+    "INT8",
+    "INT16",
+    "INT32",
+    "INT64",
+    "FP16",
+    "FP32",
+    "FP64",
+    "BYTES",
 )
 
 
@@ -115,7 +126,7 @@ class ModelMetadata:
         except InvalidMetadata as error:
             logger.error("model metadata is invalid: %s", error)
             return cls(None, str(error))
-        except Exception as error:  # noqa: BLE001 - user code in init_metadata
+        except Exception as error:
             failure = from_user_exception(error)
             logger.error("init_metadata() failed: %s", failure.message)
             return cls(None, f"init_metadata() failed: {failure.message}")

@@ -70,22 +70,40 @@ class RestApp:
         both = ("GET", "POST")
         post = ("POST",)
         get = ("GET",)
-        self.route("/predict", both, self.predict)
-        self.route("/api/v1.0/predictions", post, self.predict)
-        self.route("/api/v0.1/predictions", post, self.predict)
-        self.route("/transform-input", both, self.transform_input)
-        self.route("/transform-output", both, self.transform_output)
-        self.route("/route", both, self.route_request)
-        self.route("/aggregate", both, self.aggregate)
-        self.route("/send-feedback", both, self.send_feedback)
-        self.route("/api/v1.0/feedback", post, self.send_feedback)
-        self.route("/api/v0.1/feedback", post, self.send_feedback)
+        handlers = self.handlers
+        predict = self._passthrough if self.payload_passthrough else self._seldon(handlers.predict, "predict")
+        self.route("/predict", both, predict)
+        self.route("/api/v1.0/predictions", post, predict)
+        self.route("/api/v0.1/predictions", post, predict)
+        self.route("/transform-input", both, self._seldon(handlers.transform_input, "transform_input"))
+        self.route("/transform-output", both, self._seldon(handlers.transform_output, "transform_output"))
+        self.route("/route", both, self._seldon(handlers.route, "route"))
+        self.route("/aggregate", both, self._seldon(handlers.aggregate, "aggregate"))
+        feedback = self._seldon(handlers.send_feedback, "send_feedback")
+        self.route("/send-feedback", both, feedback)
+        self.route("/api/v1.0/feedback", post, feedback)
+        self.route("/api/v0.1/feedback", post, feedback)
         self.route("/health/ping", get, self.ping)
         self.route("/health/status", get, self.health_status)
         self.route("/api/v1.0/health/status", get, self.health_status)
         self.route("/metadata", get, self.metadata)
         self.route("/api/v1.0/metadata", get, self.metadata)
         self.route("/seldon.json", get, self.openapi)
+
+    def _seldon(self, handler: Callable[[Any], Awaitable[Any]], verb: str) -> Endpoint:
+        """An endpoint taking a SeldonMessage; a raw method's answer may choose the status."""
+        if self.handlers.plane.has_raw(verb):
+
+            async def raw_endpoint(request: Request) -> Response:
+                return answer_response(await handler(seldon_message(request)))
+
+            return raw_endpoint
+
+        async def endpoint(request: Request) -> Response:
+            answer = await handler(seldon_message(request))
+            return 200, JSON, orjson.dumps(answer, option=_DUMPS_OPTIONS)
+
+        return endpoint
 
     # -- ASGI
 
@@ -104,8 +122,11 @@ class RestApp:
         if endpoint is None:
             allow = ", ".join(sorted(methods)).encode()
             if method == "OPTIONS":
-                preflight = [(b"allow", allow), (b"access-control-allow-methods", allow),
-                             (b"access-control-allow-headers", b"*")]
+                preflight = [
+                    (b"allow", allow),
+                    (b"access-control-allow-methods", allow),
+                    (b"access-control-allow-headers", b"*"),
+                ]
                 await _send(send, (200, b"text/plain", b""), scope, preflight)
                 return
             await _send(send, self._not_allowed(method, scope["path"], methods), scope, [(b"allow", allow)])
@@ -119,21 +140,23 @@ class RestApp:
             response = error_response(error)
         except ClientDisconnected:
             return
-        except Exception:  # noqa: BLE001 - a bug of ours: answered, logged, never fatal
+        except Exception:
             logger.exception("internal error on %s %s", method, scope["path"])
             response = error_response(ServingError("Internal server error"))
         await _send(send, response, scope)
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
-        declared = _content_length(scope["headers"])
-        if declared is not None and declared > self.max_body_size:
-            raise ServingError(f"Request body of {declared} bytes exceeds {self.max_body_size}", 413, PAYLOAD_TOO_LARGE)
         message = await receive()
         body: bytes = message.get("body", b"")
         if not message.get("more_body"):
             if message["type"] == "http.disconnect":
                 raise ClientDisconnected()
+            if len(body) > self.max_body_size:
+                raise _too_large(len(body), self.max_body_size)
             return body
+        declared = _content_length(scope["headers"])
+        if declared is not None and declared > self.max_body_size:
+            raise _too_large(declared, self.max_body_size)
         chunks = [body]
         size = len(body)
         while True:
@@ -143,7 +166,7 @@ class RestApp:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body_size:
-                raise ServingError(f"Request body exceeds {self.max_body_size} bytes", 413, PAYLOAD_TOO_LARGE)
+                raise _too_large(size, self.max_body_size)
             chunks.append(chunk)
             if not message.get("more_body"):
                 return b"".join(chunks)
@@ -153,33 +176,12 @@ class RestApp:
         error = ServingError(f"Method {method} not allowed on {path}: use {allowed}", 405, METHOD_NOT_ALLOWED)
         return error_response(error)
 
-    # -- Seldon endpoints
-
-    async def predict(self, request: Request) -> Response:
-        if self.payload_passthrough:
-            return await self._passthrough(request)
-        return answer_response(await self.handlers.predict(seldon_message(request)))
+    # -- other endpoints
 
     async def _passthrough(self, request: Request) -> Response:
-        payload = raw_payload(request)
         if not self.handlers.plane.has_raw("predict"):
             raise BadRequest("PAYLOAD_PASSTHROUGH is on but the model has no predict_raw to take the raw payload")
-        return answer_response(await self.handlers.predict(payload))
-
-    async def transform_input(self, request: Request) -> Response:
-        return answer_response(await self.handlers.transform_input(seldon_message(request)))
-
-    async def transform_output(self, request: Request) -> Response:
-        return answer_response(await self.handlers.transform_output(seldon_message(request)))
-
-    async def route_request(self, request: Request) -> Response:
-        return answer_response(await self.handlers.route(seldon_message(request)))
-
-    async def aggregate(self, request: Request) -> Response:
-        return answer_response(await self.handlers.aggregate(seldon_message(request)))
-
-    async def send_feedback(self, request: Request) -> Response:
-        return answer_response(await self.handlers.send_feedback(seldon_message(request)))
+        return answer_response(await self.handlers.predict(raw_payload(request)))
 
     async def ping(self, request: Request) -> Response:
         return _PONG
@@ -236,6 +238,10 @@ def _has_origin(headers: list[tuple[bytes, bytes]]) -> bool:
     return False
 
 
+def _too_large(size: int, limit: int) -> ServingError:
+    return ServingError(f"Request body of {size} bytes exceeds the limit of {limit}", 413, PAYLOAD_TOO_LARGE)
+
+
 def _content_length(headers: list[tuple[bytes, bytes]]) -> int | None:
     for key, value in headers:
         if key == b"content-length":
@@ -250,7 +256,11 @@ def _log_failure(error: ServingError, scope: Scope) -> None:
     if error.status_code >= 500:
         cause = error.__cause__
         logger.error(
-            "%s %s failed: %s %s", scope["method"], scope["path"], error.reason, error.message,
+            "%s %s failed: %s %s",
+            scope["method"],
+            scope["path"],
+            error.reason,
+            error.message,
             exc_info=(type(cause), cause, cause.__traceback__) if cause else None,
         )
     else:

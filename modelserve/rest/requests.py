@@ -23,7 +23,7 @@ NO_JSON = "Can't find JSON in data"
 class Request:
     """Method, path, headers and the whole body of one HTTP request."""
 
-    __slots__ = ("method", "path", "query_string", "headers", "body", "_query")
+    __slots__ = ("_query", "body", "headers", "method", "path", "query_string")
 
     def __init__(self, method: str, path: str, query_string: bytes, headers: list[tuple[bytes, bytes]], body: bytes):
         self.method = method
@@ -43,6 +43,8 @@ class Request:
     def media_type(self) -> str:
         """The content type without parameters, lower case ('' when absent)."""
         value = self.header(b"content-type")
+        if value == b"application/json":
+            return "application/json"
         if not value:
             return ""
         return value.split(b";", 1)[0].strip().lower().decode("latin-1")
@@ -115,7 +117,9 @@ def multipart_message(request: Request) -> dict[str, Any]:
         name = part.get_param("name", header="content-disposition")
         if not isinstance(name, str):
             continue
-        payload = part.get_payload(decode=True) or b""
+        payload = part.get_payload(decode=True)
+        if not isinstance(payload, bytes):
+            payload = b""
         if part.get_filename() is not None:
             if name == "binData":
                 message[name] = base64.b64encode(payload).decode("ascii")
