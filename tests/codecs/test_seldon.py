@@ -1,0 +1,114 @@
+import numpy as np
+import pytest
+
+from modelserve.codecs import seldon
+from modelserve.codecs.seldon import SeldonJsonCodec, decode, decode_feedback, decode_list
+from modelserve.errors import BadRequest
+from modelserve.model.component import Outcome, default_names
+
+
+def codec(**kwargs: object) -> SeldonJsonCodec:
+    def names(array: np.ndarray) -> list[str]:
+        return default_names(array.shape[1]) if array.ndim > 1 else []
+
+    return SeldonJsonCodec(names, kwargs.get("request_path", {}), True)  # type: ignore[arg-type]
+
+
+def test_decode_kinds() -> None:
+    assert decode({"data": {"ndarray": [[1, 2]]}}).X.dtype.kind == "i"
+    tensor = decode({"data": {"names": ["a", "b"], "tensor": {"shape": [1, 2], "values": [1.0, 2.0]}}})
+    assert (tensor.kind, tensor.names, tensor.X.shape) == ("tensor", ["a", "b"], (1, 2))
+    assert decode({"strData": "s"}).X == "s"
+    assert decode({"binData": "AAE="}).X == b"\x00\x01"
+    assert decode({"jsonData": {"k": 1}, "meta": {"puid": "p"}}).puid == "p"
+    assert decode({"data": {}}).X.size == 0
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        [1],
+        {},
+        {"data": 1},
+        {"data": {"ndarray": [[1], [1, 2]]}},
+        {"data": {"tensor": {"shape": [3], "values": [1]}}},
+        {"data": {"tensor": {"shape": [1]}}},
+        {"binData": 5},
+        {"binData": "a"},
+    ],
+)
+def test_decode_rejects(message: object) -> None:
+    with pytest.raises(BadRequest):
+        decode(message)
+
+
+def test_answers_mirror_the_request() -> None:
+    c = codec()
+    array = np.array([[1.5, 2.0]])
+    for kind in ("tensor", "ndarray"):
+        request = decode({"data": {kind: [[1, 2]] if kind == "ndarray" else {"shape": [1, 2], "values": [1, 2]}}})
+        assert kind in c.encode(Outcome(array), request)["data"]
+    assert "tensor" in c.encode(Outcome(array), decode({"strData": "x"}))["data"]
+    assert "ndarray" in c.encode(Outcome(np.array([["a"]])), decode({"strData": "x"}))["data"]
+    assert c.encode(Outcome({"a": 1}), decode({"strData": "x"})) == {"jsonData": {"a": 1}, "meta": {}}
+    assert c.encode(Outcome(b"\x00"), decode({"strData": "x"})) == {"binData": "AA==", "meta": {}}
+    with pytest.raises(BadRequest, match="Unknown data type"):
+        c.encode(Outcome(123), decode({"strData": "x"}))
+
+
+def test_list_answers_keep_python_numbers() -> None:
+    answer = codec().encode(Outcome([[1, 2]]), decode({"data": {"ndarray": [[0, 0]]}}))
+    assert answer["data"] == {"names": ["t:0", "t:1"], "ndarray": [[1, 2]]}
+    ragged = codec().encode(Outcome([[1], [1, 2]]), decode({"data": {"ndarray": [[0]]}}))
+    assert ragged["data"] == {"names": [], "ndarray": [[1], [1, 2]]}
+
+
+def test_meta_merging() -> None:
+    request = decode(
+        {
+            "strData": "",
+            "meta": {
+                "puid": "p",
+                "tags": {"a": 1, "b": 1},
+                "metrics": [{"key": "m"}],
+                "requestPath": {"x": "1"},
+                "routing": {"r": 1},
+            },
+        }
+    )
+    outcome = Outcome("", tags={"b": 2}, metrics=[{"key": "c", "type": "COUNTER", "value": 1}])
+    meta = codec(request_path={"me": "img"}).encode(outcome, request)["meta"]
+    assert meta == {
+        "puid": "p",
+        "tags": {"a": 1, "b": 2},
+        "requestPath": {"me": "img", "x": "1"},
+        "metrics": [{"key": "m"}, {"key": "c", "type": "COUNTER", "value": 1}],
+    }
+    assert codec().encode(Outcome(""), request, carry_meta=False)["meta"] == {"puid": "p", "requestPath": {"x": "1"}}
+
+
+def test_feedback_and_lists() -> None:
+    feedback = decode_feedback(
+        {
+            "request": {"data": {"ndarray": [[1, 2]]}},
+            "response": {"meta": {"routing": {"u": 2}}},
+            "truth": {"data": {"ndarray": [[1]]}},
+            "reward": "0.5",
+        },
+        "u",
+    )
+    assert (feedback.reward, feedback.routing, feedback.truth.tolist()) == (0.5, 2, [[1]])
+    assert decode_feedback({"request": {"strData": "x"}}, "u").features.size == 0
+    with pytest.raises(BadRequest, match="Couldn't parse float: high"):
+        decode_feedback({"reward": "high"}, "0")
+    assert len(decode_list([{"strData": "a"}, {"strData": "b"}])) == 2
+    assert len(decode_list({"seldonMessages": [{"strData": "a"}]})) == 1
+    with pytest.raises(BadRequest):
+        decode_list({"data": {}})
+
+
+def test_numpy_buffers_go_to_orjson_untouched() -> None:
+    array = np.arange(6.0).reshape(2, 3)
+    assert seldon.jsonable(array) is array
+    assert seldon.jsonable(array.T) == array.T.tolist()  # not contiguous
+    assert seldon.jsonable(np.array(["a"])) == ["a"]

@@ -1,0 +1,102 @@
+"""Shared fixtures: real server processes on free ports of 127.0.0.1."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+MODELS = Path(__file__).parent / "models"
+REPO = Path(__file__).parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RunningServer:
+    """A `modelserve serve` process started by a test."""
+
+    def __init__(self, model: str, *args: str, env: dict[str, str] | None = None, cwd: Path = MODELS):
+        self.http_port, self.grpc_port, self.metrics_port = free_port(), free_port(), free_port()
+        self.command = [
+            sys.executable,
+            "-m",
+            "modelserve",
+            "serve",
+            model,
+            "--host",
+            "127.0.0.1",
+            "--http-port",
+            str(self.http_port),
+            "--grpc-port",
+            str(self.grpc_port),
+            "--metrics-port",
+            str(self.metrics_port),
+            *args,
+        ]
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith(("PREDICTIVE_UNIT_", "GUNICORN_", "GRPC_"))}
+        full_env.update(env or {})
+        self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"modelserve-test-{self.http_port}.log"
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            self.command, cwd=cwd, env=full_env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def wait_ready(self, timeout: float = 30.0) -> RunningServer:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.output()}")
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=1)
+                conn.request("GET", "/health/ping")
+                if conn.getresponse().status == 200:
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"server not ready after {timeout}s:\n{self.output()}")
+
+    def output(self) -> str:
+        self.log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> int | None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        self.log.close()
+        return self.proc.returncode
+
+
+@pytest.fixture
+def start_server() -> Iterator:
+    """start_server(model, *flags, env=...) -> a ready RunningServer, stopped after the test."""
+    started: list[RunningServer] = []
+
+    def start(model: str, *args: str, env: dict[str, str] | None = None, cwd: Path = MODELS) -> RunningServer:
+        server = RunningServer(model, *args, env=env, cwd=cwd)
+        started.append(server)
+        return server.wait_ready()
+
+    yield start
+    for server in started:
+        server.stop()
