@@ -1,0 +1,42 @@
+# modelserve: `make serve` and `make test` do all the set-up on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+STAMP := $(VENV)/.installed
+HTTP_PORT ?= 9000
+
+.PHONY: venv serve test lint typecheck unit conformance protos clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "modelserve needs Python 3.11+"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## serve the bundled example model (an iris classifier) on $(HTTP_PORT)
+serve: venv
+	@echo "Serving examples/iris/IrisClassifier on port $(HTTP_PORT). Try, from another shell:"
+	@echo "  curl -s localhost:$(HTTP_PORT)/api/v1.0/predictions -H 'Content-Type: application/json' \\"
+	@echo "       -d '{\"data\": {\"ndarray\": [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]}}'"
+	cd examples/iris && exec $(BIN)/modelserve serve IrisClassifier --http-port $(HTTP_PORT)
+
+## lint, type-check, every test and the conformance suites
+test: venv lint typecheck unit conformance
+
+lint: venv
+	$(BIN)/ruff check modelserve tests bench scripts examples
+
+typecheck: venv
+	$(BIN)/mypy modelserve
+
+unit: venv
+	$(BIN)/pytest -q
+
+conformance: venv
+	$(BIN)/python scripts/conformance.py seldon --transports rest,startup
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
