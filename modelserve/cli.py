@@ -70,7 +70,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from modelserve.supervisor import run
+    from modelserve.workers import run
 
     try:
         settings = settings_from_args(args)

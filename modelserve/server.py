@@ -1,5 +1,5 @@
-"""Running one serving process: build the application from a loaded model and serve it
-on listening sockets with uvicorn (httptools parser, uvloop event loop).
+"""What every REST-serving process needs: the listening sockets, the REST application
+built from a loaded model, and uvicorn's configuration (httptools parser, uvloop loop).
 
 The sockets are made here, not by uvicorn, so that a supervisor can create them once
 and hand the same ones to several worker processes.
@@ -17,7 +17,6 @@ from modelserve.codecs.seldon import SeldonJsonCodec
 from modelserve.dataplane import DataPlane
 from modelserve.errors import StartupError
 from modelserve.handlers.seldon import SeldonHandlers
-from modelserve.metrics import MetricsApp
 from modelserve.model import LoadedModel
 from modelserve.rest.app import RestApp
 from modelserve.settings import Settings
@@ -78,28 +77,3 @@ def uvicorn_config(app: Any, settings: Settings) -> uvicorn.Config:
         timeout_graceful_shutdown=int(settings.graceful_timeout),
         limit_max_requests=None,
     )
-
-
-def serve(model: LoadedModel, settings: Settings) -> None:
-    """Serve REST and metrics in this process until SIGTERM or SIGINT."""
-    if settings.http_port == settings.metrics_port:
-        raise StartupError(f"the HTTP and metrics ports must differ (both {settings.http_port})")
-    rest = build_rest_app(model, settings)
-    metrics = MetricsApp(settings.metrics_endpoint)
-    sockets = [bind(settings.host, settings.http_port), bind(settings.host, settings.metrics_port)]
-    app = PortRouter({settings.http_port: rest, settings.metrics_port: metrics})
-    logger.info(
-        "serving %s: REST on %s:%d, metrics on %s:%d%s",
-        settings.interface_name,
-        settings.host,
-        settings.http_port,
-        settings.host,
-        settings.metrics_port,
-        settings.metrics_endpoint,
-    )
-    try:
-        uvicorn.Server(uvicorn_config(app, settings)).run(sockets=sockets)
-    finally:
-        model.component.close()
-        for sock in sockets:
-            sock.close()

@@ -310,6 +310,16 @@ OPTIONS: tuple[Option, ...] = (
         "False: legacy mode without the feedback reward metrics.",
     ),
     Option(
+        "load_in_worker",
+        "--load-in-worker",
+        ("MODELSERVE_LOAD_IN_WORKER",),
+        False,
+        parse_bool,
+        "Run the model's load() in every worker after the fork instead of once before it "
+        "(for frameworks that are not fork-safe; costs one copy of the model per worker).",
+        is_flag=True,
+    ),
+    Option(
         "max_body_size",
         "--max-body-size",
         ("MODELSERVE_MAX_BODY_SIZE",),
@@ -376,6 +386,7 @@ class Settings:
     predictor_name: str | None = None
     predictor_labels: str | None = None
     executor_enabled: bool = True
+    load_in_worker: bool = False
     max_body_size: int = 100 << 20
     grpc_max_message_size: int = 256 << 20
     graceful_timeout: float = 30.0
@@ -415,6 +426,11 @@ class Settings:
     def user_threads(self) -> int:
         """How many user calls may run at once in a REST worker."""
         return 1 if self.single_threaded else max(1, self.threads)
+
+    @property
+    def grpc_user_threads(self) -> int:
+        """How many user calls may run at once in a gRPC worker."""
+        return 1 if self.single_threaded else max(1, self.grpc_threads)
 
     @property
     def filter_metrics_logs(self) -> bool:

@@ -31,6 +31,20 @@ class LoadedModel:
     component: Component
     metadata: ModelMetadata
     load_seconds: float
+    loaded: bool = False
+
+    def load(self) -> None:
+        """Run the class's ``load()`` once; a failure is a StartupError naming it."""
+        if self.loaded:
+            return
+        started = time.perf_counter()
+        try:
+            self.component.load()
+        except Exception as error:  # user code
+            raise StartupError(f"{self.component.name}.load() raised {type(error).__name__}: {error}") from None
+        self.load_seconds += time.perf_counter() - started
+        self.loaded = True
+        logger.info("loaded %s in %.3fs", self.component.name, self.load_seconds)
 
 
 def build_model(settings: Settings) -> LoadedModel:

@@ -249,6 +249,11 @@ class Component:
             raise from_user_exception(error) from error
         return list(metrics or [])
 
+    def set_threads(self, user_threads: int) -> None:
+        """How many user calls may run at once in this process (after a fork)."""
+        self.close()
+        self._executor = ThreadPoolExecutor(user_threads, "user-call") if user_threads > 1 else None
+
     def close(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)

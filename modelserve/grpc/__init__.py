@@ -1,0 +1,1 @@
+"""The gRPC transport of the Seldon protocol (``seldon.protos``)."""

@@ -1,0 +1,39 @@
+"""Serving processes: the supervisor, its REST and gRPC workers, and the one-process mode."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from prometheus_client import REGISTRY
+from prometheus_client.exposition import choose_encoder
+
+from modelserve.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def render_metrics(accept: str) -> tuple[bytes, str]:
+    encoder, content_type = choose_encoder(accept)
+    return encoder(REGISTRY), content_type
+
+
+def run(settings: Settings) -> int:
+    """Serve until stopped; the exit code of the whole server."""
+    if settings.pidfile:
+        with open(settings.pidfile, "w") as pidfile:
+            pidfile.write(f"{os.getpid()}\n")
+    try:
+        if settings.debug:
+            from modelserve.workers.single import run_single
+
+            return run_single(settings)
+        from modelserve.workers.grpc import run_grpc_worker
+        from modelserve.workers.rest import run_rest_worker
+        from modelserve.workers.supervisor import Supervisor
+
+        supervisor = Supervisor(settings, render_metrics)
+        return supervisor.run({"rest": run_rest_worker, "grpc": run_grpc_worker})
+    finally:
+        if settings.pidfile and os.path.exists(settings.pidfile):
+            os.unlink(settings.pidfile)

@@ -1,0 +1,39 @@
+"""A REST worker: uvicorn serving the REST app on the listening socket it inherited."""
+
+from __future__ import annotations
+
+import socket
+from types import FrameType
+from typing import TYPE_CHECKING
+
+import uvicorn
+
+from modelserve.dataplane import DataPlane
+from modelserve.server import build_rest_app, uvicorn_config
+
+if TYPE_CHECKING:
+    from modelserve.workers.supervisor import Slot, Supervisor
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn's server, telling the data plane it drains as soon as the stop signal comes."""
+
+    def __init__(self, config: uvicorn.Config, plane: DataPlane):
+        super().__init__(config)
+        self.plane = plane
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.plane.draining = True
+        super().handle_exit(sig, frame)
+
+
+def run_rest_worker(supervisor: Supervisor, slot: Slot) -> int:
+    model, settings = supervisor.model, supervisor.settings
+    assert model is not None and isinstance(supervisor.rest_socket, socket.socket)
+    model.load()
+    model.component.set_threads(settings.user_threads)
+    app = build_rest_app(model, settings)
+    config = uvicorn_config(app, settings)
+    config.limit_max_requests = supervisor.max_requests_for_worker()
+    DrainingServer(config, app.handlers.plane).run(sockets=[supervisor.rest_socket])
+    return 0

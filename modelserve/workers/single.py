@@ -1,0 +1,85 @@
+"""One process serving everything (``--debug``): REST, gRPC and metrics on one event loop.
+
+The simplest setup for development: no fork, so a debugger or ``print`` sees every
+call.  The model is loaded once and the REST app and the gRPC server share its data
+plane.  SIGTERM or SIGINT drains both: health turns not-ready, then uvicorn and the
+gRPC server let calls in flight finish (``--graceful-timeout``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import uvicorn
+
+from modelserve.errors import StartupError
+from modelserve.metrics import MetricsApp
+from modelserve.model import LoadedModel, load_model
+from modelserve.server import PortRouter, bind, build_rest_app, uvicorn_config
+from modelserve.settings import Settings
+
+logger = logging.getLogger("modelserve.single")
+
+
+class _Uvicorn(uvicorn.Server):
+    """uvicorn without its own signal handlers: this process stops every server itself."""
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def run_single(settings: Settings) -> int:
+    import uvloop
+
+    if settings.http_port == settings.metrics_port:
+        raise StartupError(f"the HTTP and metrics ports must differ (both {settings.http_port})")
+    model = load_model(settings)
+    try:
+        uvloop.run(serve_all(model, settings))
+    finally:
+        model.component.close()
+    return 0
+
+
+async def serve_all(model: LoadedModel, settings: Settings) -> None:
+    rest = build_rest_app(model, settings)
+    plane = rest.handlers.plane
+    sockets = [bind(settings.host, settings.http_port), bind(settings.host, settings.metrics_port)]
+    app = PortRouter({settings.http_port: rest, settings.metrics_port: MetricsApp(settings.metrics_endpoint)})
+    web = _Uvicorn(uvicorn_config(app, settings))
+    grpc_server: Any = None
+    if settings.grpc_workers > 0:
+        from modelserve.grpc.server import grpc_handlers, start_grpc_server
+
+        grpc_server = await start_grpc_server(grpc_handlers(plane, settings), settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    logger.info(
+        "serving %s in one process: REST on %s:%d, gRPC on %s, metrics on :%d%s",
+        settings.interface_name, settings.host, settings.http_port,
+        f"{settings.host}:{grpc_server.port}" if grpc_server else "(off)",
+        settings.metrics_port, settings.metrics_endpoint,
+    )
+    web_task = asyncio.create_task(web.serve(sockets=sockets))
+    stop_task = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait((web_task, stop_task), return_when=asyncio.FIRST_COMPLETED)
+        plane.draining = True
+        web.should_exit = True
+        draining = [web_task]
+        if grpc_server is not None:
+            await grpc_server.set_serving(False)
+            draining.append(asyncio.ensure_future(grpc_server.stop(settings.graceful_timeout)))
+        await asyncio.gather(*draining)
+    finally:
+        stop_task.cancel()
+        for sock in sockets:
+            sock.close()

@@ -1,0 +1,534 @@
+"""The protobuf SeldonMessage codec (gRPC): every payload kind, meta, feedback, metadata, wire helpers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import orjson
+import pytest
+from google.protobuf import any_pb2, json_format
+
+from modelserve.codecs import seldon_proto
+from modelserve.codecs.seldon import SeldonJsonCodec
+from modelserve.codecs.seldon_proto import SeldonProtoCodec
+from modelserve.errors import BadRequest, ServingError
+from modelserve.grpc import messages, wire
+from modelserve.model.component import Outcome, default_names
+
+
+def class_names(array: np.ndarray) -> list[str]:
+    return default_names(array.shape[1]) if array.ndim >= 2 else []
+
+
+CODEC = SeldonProtoCodec(class_names, {}, include_metrics=True)
+
+
+def message(body: dict[str, Any]) -> Any:
+    return json_format.ParseDict(body, messages.SeldonMessage(), descriptor_pool=messages.POOL)
+
+
+def as_dict(answer: Any) -> dict[str, Any]:
+    return json_format.MessageToDict(answer, descriptor_pool=messages.POOL)
+
+
+def echo(body: dict[str, Any], codec: SeldonProtoCodec = CODEC) -> dict[str, Any]:
+    """Decode a request, answer its own X, encode: the identity model's round trip."""
+    request = codec.decode(message(body))
+    return as_dict(codec.encode(Outcome(request.X), request))
+
+
+# ---------------------------------------------------------------- payload kinds
+
+
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        ({"data": {"ndarray": [1, 2.5, 3]}}, {"data": {"ndarray": [1.0, 2.5, 3.0]}, "meta": {}}),
+        (
+            {"data": {"names": ["a", "b"], "ndarray": [[1, 2], [3, 4]]}},
+            {"data": {"names": ["t:0", "t:1"], "ndarray": [[1.0, 2.0], [3.0, 4.0]]}, "meta": {}},
+        ),
+        (
+            {"data": {"ndarray": [[[1, 2], [3, 4]], [[5, 6], [7, 8]]]}},
+            {"data": {"names": ["t:0", "t:1"], "ndarray": [[[1.0, 2.0], [3.0, 4.0]], [[5.0, 6.0], [7.0, 8.0]]]}},
+        ),
+        (
+            {"data": {"ndarray": [["a", "b"], ["c", "d"]]}},
+            {"data": {"names": ["t:0", "t:1"], "ndarray": [["a", "b"], ["c", "d"]]}},
+        ),
+        (
+            {"data": {"tensor": {"shape": [2, 2], "values": [1, 2, 3, 4]}}},
+            {"data": {"names": ["t:0", "t:1"], "tensor": {"shape": [2, 2], "values": [1.0, 2.0, 3.0, 4.0]}}},
+        ),
+        ({"data": {"tensor": {"values": [1, 2]}}}, {"data": {"tensor": {"shape": [2], "values": [1.0, 2.0]}}}),
+        ({"strData": "hello"}, {"strData": "hello"}),
+        ({"binData": "YmluYXJ5AAH/cGF5bG9hZA=="}, {"binData": "YmluYXJ5AAH/cGF5bG9hZA=="}),
+        ({"jsonData": {"a": [1, {"b": None}], "c": "x"}}, {"jsonData": {"a": [1.0, {"b": None}], "c": "x"}}),
+        ({"jsonData": "just a string"}, {"strData": "just a string"}),
+        ({"data": {}}, {"data": {"ndarray": []}}),
+    ],
+)
+def test_identity_round_trip(body: dict[str, Any], expected: dict[str, Any]) -> None:
+    answer = echo(body)
+    assert answer.pop("meta") == {}
+    expected.pop("meta", None)
+    assert answer == expected
+
+
+def test_decoded_values() -> None:
+    request = CODEC.decode(message({"data": {"names": ["a"], "ndarray": [[1, 2]]}}))
+    assert request.kind == "ndarray"
+    assert request.names == ["a"]
+    assert request.X.dtype == np.float64
+    assert request.X.tolist() == [[1.0, 2.0]]
+    assert request.meta == {}
+    tensor = CODEC.decode(message({"data": {"tensor": {"shape": [1, 3], "values": [1, 2, 3]}}})).X
+    assert tensor.shape == (1, 3) and tensor.flags.writeable  # a user may change X in place
+    assert CODEC.decode(message({"binData": "AAE="})).X == b"\x00\x01"
+    assert CODEC.decode(message({"jsonData": {"n": 1}})).X == {"n": 1.0}
+
+
+def test_mixed_ndarray_becomes_strings_like_numpy() -> None:
+    assert CODEC.decode(message({"data": {"ndarray": [["a", 1]]}})).X.tolist() == [["a", "1.0"]]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"data": {"ndarray": [[1, 2], [3]]}},
+        {"data": {"tensor": {"shape": [3], "values": [1, 2]}}},
+        {"status": {"code": 3}},
+        {"meta": {"puid": "x"}},
+        {},
+    ],
+)
+def test_bad_requests(body: dict[str, Any]) -> None:
+    with pytest.raises(BadRequest) as caught:
+        CODEC.decode(message(body))
+    assert caught.value.message
+
+
+def test_meta_that_json_cannot_hold_is_a_bad_request() -> None:
+    request = message({"strData": "x"})
+    request.meta.tags["n"].number_value = float("nan")
+    with pytest.raises(BadRequest, match="Invalid meta"):
+        CODEC.decode(request)
+
+
+def test_custom_data_is_passed_through() -> None:
+    packed = {"customData": {"@type": "type.googleapis.com/google.protobuf.Struct", "value": {"k": "v"}}}
+    request = CODEC.decode(message(packed))
+    assert request.kind == "customData"
+    assert request.X.type_url == "type.googleapis.com/google.protobuf.Struct"
+    assert as_dict(CODEC.encode(Outcome(request.X), request))["customData"] == packed["customData"]
+    # an Any of protobuf's default pool (the user's own any_pb2) is copied over
+    foreign = any_pb2.Any(type_url="type.googleapis.com/x.Y", value=b"\x08\x01")
+    answer = CODEC.encode(Outcome(foreign), request)
+    assert (answer.customData.type_url, answer.customData.value) == (foreign.type_url, foreign.value)
+
+
+# ---------------------------------------------------------------- answers mirror the request
+
+
+def strdata_request() -> Any:
+    return CODEC.decode(message({"strData": "x"}))
+
+
+@pytest.mark.parametrize(
+    "data, expected",
+    [
+        (
+            np.array([[0.25, 0.75]]),
+            {"data": {"names": ["t:0", "t:1"], "tensor": {"shape": [1, 2], "values": [0.25, 0.75]}}},
+        ),
+        ([[1, 2]], {"data": {"names": ["t:0", "t:1"], "tensor": {"shape": [1, 2], "values": [1.0, 2.0]}}}),
+        ([["a", 1]], {"data": {"names": ["t:0", "t:1"], "ndarray": [["a", 1.0]]}}),
+        (np.array([True, False]), {"data": {"ndarray": [True, False]}}),
+        ([[1, 2], [3]], {"data": {"ndarray": [[1.0, 2.0], [3.0]]}}),
+        (
+            {"p": np.array([0.5, 1]), "n": np.int64(3), "ok": np.bool_(True)},
+            {"jsonData": {"p": [0.5, 1.0], "n": 3.0, "ok": True}},
+        ),
+        ("text", {"strData": "text"}),
+        (b"\x00\xff", {"binData": "AP8="}),
+        (np.float64(2.5), {"data": {"tensor": {"values": [2.5]}}}),
+        (np.array(["x"]), {"data": {"ndarray": ["x"]}}),
+    ],
+)
+def test_answer_kinds(data: Any, expected: dict[str, Any]) -> None:
+    answer = as_dict(CODEC.encode(Outcome(data), strdata_request()))
+    assert answer.pop("meta") == {}
+    assert answer == expected
+
+
+def test_numeric_answers_mirror_the_request_kind() -> None:
+    array = np.arange(6.0).reshape(2, 3)
+    for kind in ("ndarray", "tensor", "tftensor"):
+        request = CODEC.decode(message({"data": {"ndarray": [[1]]}}))
+        request.kind = kind
+        assert kind in as_dict(CODEC.encode(Outcome(array), request))["data"]
+
+
+def test_names_from_class_names_and_non_string_names() -> None:
+    codec = SeldonProtoCodec(lambda array: [1, "b"], {}, include_metrics=True)
+    request = codec.decode(message({"data": {"ndarray": [[1, 2]]}}))
+    assert list(codec.encode(Outcome(request.X), request).data.names) == ["1", "b"]
+
+
+@pytest.mark.parametrize("data", [None, object(), 3, {1, 2}])
+def test_unknown_answers(data: Any) -> None:
+    with pytest.raises(ServingError):
+        CODEC.encode(Outcome(data), strdata_request())
+
+
+def test_json_data_that_cannot_be_sent() -> None:
+    with pytest.raises(ServingError):
+        CODEC.encode(Outcome({"a": object()}), strdata_request())
+
+
+# ---------------------------------------------------------------- the same semantics as the JSON codec
+
+
+def floats(value: Any) -> Any:
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, list):
+        return [floats(v) for v in value]
+    return {k: floats(v) for k, v in value.items() if not (k == "names" and v == [])}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"data": {"ndarray": [[1, 2], [3, 4]]}},
+        {"data": {"ndarray": [[i * 5 + j for j in range(5)] for i in range(5)]}},  # numpy's path
+        {"data": {"ndarray": [1, 2]}},
+        {"data": {"tensor": {"shape": [2, 1], "values": [1, 2]}}},
+        {"data": {"ndarray": [["a", "b"]]}},
+        {"data": {"tftensor": {"dtype": "DT_DOUBLE", "tensorShape": {"dim": [{"size": "2"}]}, "doubleVal": [1, 2]}}},
+        {"strData": "s", "meta": {"puid": "p1", "tags": {"t": 1}, "requestPath": {"a": "b"}}},
+        {"jsonData": {"k": [1, 2]}, "meta": {"metrics": [{"key": "m", "type": "GAUGE", "value": 1}]}},
+    ],
+)
+@pytest.mark.parametrize("outcome", ["echo", "tags_metrics", "strings", "dict"])
+def test_same_answers_as_the_json_codec(body: dict[str, Any], outcome: str) -> None:
+    path = {"unit": "image:1"}
+    json_codec = SeldonJsonCodec(class_names, path, include_metrics=True)
+    proto_codec = SeldonProtoCodec(class_names, path, include_metrics=True)
+    json_request = json_codec.decode(orjson.loads(orjson.dumps(body)))
+    proto_request = proto_codec.decode(message(body))
+
+    def outcome_of(request: Any) -> Outcome:
+        if outcome == "echo":
+            return Outcome(request.X)
+        if outcome == "tags_metrics":
+            metrics = [{"key": "k", "type": "COUNTER", "value": 2.0, "tags": {"method": "predict"}}]
+            return Outcome(np.array([[1, 2]]), {"model": "m"}, metrics)
+        if outcome == "strings":
+            return Outcome([["x", "y"]])
+        return Outcome({"answer": [1, 2], "none": None})
+
+    json_answer = orjson.loads(
+        orjson.dumps(json_codec.encode(outcome_of(json_request), json_request), option=orjson.OPT_SERIALIZE_NUMPY)
+    )
+    proto_answer = as_dict(proto_codec.encode(outcome_of(proto_request), proto_request))
+    for metric in proto_answer.get("meta", {}).get("metrics", []):
+        metric.setdefault("type", "COUNTER")  # the enum default is absent from protobuf JSON
+    assert proto_answer == floats(json_answer)
+
+
+# ---------------------------------------------------------------- tftensor without TensorFlow
+
+
+def tf_request(tensor: dict[str, Any]) -> Any:
+    return CODEC.decode(message({"data": {"tftensor": tensor}}))
+
+
+@pytest.mark.parametrize(
+    "tensor, expected",
+    [
+        ({"dtype": "DT_FLOAT", "tensorShape": {"dim": [{"size": "2"}]}, "floatVal": [1, 2]}, np.array([1, 2], "<f4")),
+        (
+            {"dtype": "DT_FLOAT", "tensorShape": {"dim": [{"size": "2"}]}, "tensorContent": "AACAPwAAAEA="},
+            np.array([1, 2], "<f4"),
+        ),
+        (
+            {"dtype": "DT_INT32", "tensorShape": {"dim": [{"size": "2"}, {"size": "1"}]}, "intVal": [7, -8]},
+            np.array([[7], [-8]], "<i4"),
+        ),
+        ({"dtype": "DT_INT64", "tensorShape": {"dim": [{"size": "3"}]}, "int64Val": ["5"]}, np.array([5, 5, 5], "<i8")),
+        (
+            {"dtype": "DT_BOOL", "tensorShape": {"dim": [{"size": "2"}]}, "boolVal": [True, False]},
+            np.array([True, False]),
+        ),
+        ({"dtype": "DT_HALF", "tensorShape": {"dim": [{"size": "1"}]}, "halfVal": [15360]}, np.array([1.0], "<f2")),
+        ({"dtype": "DT_DOUBLE", "doubleVal": [4.5]}, np.array(4.5)),
+        ({"dtype": "DT_UINT8", "tensorShape": {"dim": [{"size": "2"}]}, "intVal": [1, 255]}, np.array([1, 255], "u1")),
+    ],
+)
+def test_tftensor_decode(tensor: dict[str, Any], expected: np.ndarray) -> None:
+    decoded = tf_request(tensor).X
+    assert decoded.dtype == expected.dtype
+    assert decoded.shape == expected.shape
+    assert np.array_equal(decoded, expected)
+
+
+def test_tftensor_strings() -> None:
+    request = tf_request({"dtype": "DT_STRING", "tensorShape": {"dim": [{"size": "2"}]}, "stringVal": ["YQ==", "Yg=="]})
+    assert request.X.tolist() == [b"a", b"b"]
+    answer = as_dict(CODEC.encode(Outcome(np.array(["a", "b"])), request))["data"]
+    assert answer == {"ndarray": ["a", "b"]}  # a non-numeric answer goes as ndarray, whatever was asked
+    tensor = messages.TensorProto()
+    seldon_proto.set_tftensor(tensor, np.array([b"a", "b"], dtype=object))
+    assert seldon_proto.tftensor_to_array(tensor).tolist() == [b"a", b"b"]
+
+
+@pytest.mark.parametrize("dtype", ["<f4", "<f8", "<i4", "<i8", "u1", "<u2", "<f2", "<c8", "<c16", ">f8"])
+def test_tftensor_round_trip_by_content(dtype: str) -> None:
+    array = np.arange(6).astype(dtype).reshape(3, 2)
+    request = tf_request({"dtype": "DT_FLOAT", "floatVal": [0]})
+    answer = CODEC.encode(Outcome(array), request)
+    assert answer.data.tftensor.tensor_content  # the raw bytes, as TensorFlow writes them
+    back = CODEC.decode(answer).X
+    assert back.shape == (3, 2)
+    assert np.array_equal(back, array)
+
+
+@pytest.mark.parametrize(
+    "tensor",
+    [
+        {"dtype": "DT_RESOURCE"},
+        {"dtype": "DT_FLOAT", "tensorShape": {"dim": [{"size": "3"}]}, "floatVal": [1, 2]},
+        {"dtype": "DT_FLOAT", "tensorShape": {"dim": [{"size": "3"}]}, "tensorContent": "AACAPwAAAEA="},
+    ],
+)
+def test_tftensor_bad(tensor: dict[str, Any]) -> None:
+    with pytest.raises(BadRequest):
+        tf_request(tensor)
+
+
+# ---------------------------------------------------------------- meta
+
+
+def test_meta_as_message_to_dict_gives_it() -> None:
+    meta = {
+        "puid": "abc",
+        "tags": {"s": "x", "n": 1, "l": [1, None], "o": {"k": True}},
+        "routing": {"r": 2},
+        "requestPath": {"m": "img"},
+        "metrics": [{"key": "c", "value": 1}, {"key": "g", "type": "GAUGE", "value": 2.5, "tags": {"a": "b"}}],
+    }
+    request = CODEC.decode(message({"strData": "x", "meta": meta}))
+    assert request.meta == {
+        "puid": "abc",
+        "tags": {"s": "x", "n": 1.0, "l": [1.0, None], "o": {"k": True}},
+        "routing": {"r": 2},
+        "requestPath": {"m": "img"},
+        "metrics": [{"key": "c", "value": 1.0}, {"key": "g", "type": "GAUGE", "value": 2.5, "tags": {"a": "b"}}],
+    }
+    answer = as_dict(CODEC.encode(Outcome("y", {"model": 3}, [{"key": "t", "type": "TIMER", "value": 4.0}]), request))
+    assert answer["meta"] == {
+        "puid": "abc",
+        "tags": {"s": "x", "n": 1.0, "l": [1.0, None], "o": {"k": True}, "model": 3.0},
+        "requestPath": {"m": "img"},
+        "metrics": [
+            {"key": "c", "value": 1.0},
+            {"key": "g", "type": "GAUGE", "value": 2.5, "tags": {"a": "b"}},
+            {"key": "t", "type": "TIMER", "value": 4.0},
+        ],
+    }
+
+
+def test_request_path_and_metrics_switch() -> None:
+    codec = SeldonProtoCodec(class_names, {"unit": "img:2"}, include_metrics=False)
+    request = codec.decode(message({"strData": "x"}))
+    answer = as_dict(codec.encode(Outcome("y", {}, [{"key": "t", "type": "TIMER", "value": 4.0}]), request))
+    assert answer["meta"] == {"requestPath": {"unit": "img:2"}}
+
+
+def test_route_and_feedback_answers_do_not_carry_tags() -> None:
+    request = CODEC.decode(message({"strData": "x", "meta": {"puid": "p", "tags": {"a": "b"}}}))
+    answer = as_dict(CODEC.encode(Outcome(np.array([[1]])), request, carry_meta=False))
+    assert answer["meta"] == {"puid": "p"}
+
+
+# ---------------------------------------------------------------- lists, feedback, raw answers, metadata
+
+
+def test_decode_list() -> None:
+    message_list = json_format.ParseDict(
+        {"seldonMessages": [{"data": {"ndarray": [[1, 2]]}}, {"strData": "s"}]}, messages.SeldonMessageList()
+    )
+    kinds = [request.kind for request in CODEC.decode_list(message_list)]
+    assert kinds == ["ndarray", "strData"]
+    assert CODEC.decode_list(messages.SeldonMessageList()) == []
+
+
+def test_decode_feedback() -> None:
+    feedback = json_format.ParseDict(
+        {
+            "request": {"data": {"names": ["a", "b"], "ndarray": [[1, 2]]}},
+            "response": {"meta": {"routing": {"unit": 1, "other": 0}}, "data": {"ndarray": [[0.2, 0.8]]}},
+            "reward": 0.5,
+            "truth": {"data": {"ndarray": [[0, 1]]}},
+        },
+        messages.Feedback(),
+    )
+    decoded = CODEC.decode_feedback(feedback, "unit")
+    assert decoded.reward == 0.5
+    assert decoded.routing == 1
+    assert decoded.features.tolist() == [[1.0, 2.0]]
+    assert decoded.truth.tolist() == [[0.0, 1.0]]
+    assert decoded.request.names == ["a", "b"]
+    assert CODEC.decode_feedback(feedback, "nobody").routing is None
+    empty = CODEC.decode_feedback(messages.Feedback(), "unit")
+    assert (empty.features.size, empty.truth.size, empty.reward, empty.routing) == (0, 0, 0.0, None)
+    meta_only = CODEC.decode_feedback(
+        json_format.ParseDict({"request": {"meta": {"puid": "p"}}}, messages.Feedback()), "u"
+    )
+    assert meta_only.request.meta == {"puid": "p"} and meta_only.features.size == 0
+
+
+def test_raw_metrics_of_messages_and_dicts() -> None:
+    answer = message(
+        {
+            "strData": "x",
+            "meta": {
+                "metrics": [{"key": "c", "value": 0}, {"key": "g", "type": "GAUGE", "value": 1, "tags": {"a": "b"}}]
+            },
+        }
+    )
+    assert CODEC.raw_metrics(answer) == [
+        {"key": "c", "type": "COUNTER", "value": 0.0},
+        {"key": "g", "type": "GAUGE", "value": 1.0, "tags": {"a": "b"}},
+    ]
+    CODEC.strip_raw_metrics(answer)
+    assert as_dict(answer) == {"strData": "x", "meta": {}}
+    assert CODEC.raw_metrics(message({"strData": "x"})) == []
+    as_json = {"meta": {"metrics": [{"key": "c", "type": "COUNTER", "value": 1}]}}
+    assert CODEC.raw_metrics(as_json) == as_json["meta"]["metrics"]
+    CODEC.strip_raw_metrics(as_json)
+    assert as_json == {"meta": {}}
+    assert CODEC.raw_metrics(b"bytes") == []
+
+
+def test_metadata() -> None:
+    full = {
+        "name": "m",
+        "versions": ["v1"],
+        "platform": "p",
+        "inputs": [
+            {"messagetype": "ndarray", "schema": {"shape": [2]}},
+            {"name": "x", "datatype": "FP32", "shape": [1, 2]},
+        ],
+        "outputs": [{"messagetype": "jsonData"}],
+        "custom": {"k": "v"},
+        "extra": "ignored",
+    }
+    assert as_dict(CODEC.metadata(full)) == {
+        "name": "m",
+        "versions": ["v1"],
+        "platform": "p",
+        "inputs": [
+            {"messagetype": "ndarray", "schema": {"shape": [2.0]}},
+            {"name": "x", "datatype": "FP32", "shape": ["1", "2"]},
+        ],
+        "outputs": [{"messagetype": "jsonData"}],
+        "custom": {"k": "v"},
+    }
+    default = {"name": "", "versions": [""], "platform": "", "inputs": [], "outputs": [], "custom": {}}
+    assert as_dict(CODEC.metadata(default)) == {"versions": [""]}
+    with pytest.raises(ServingError):
+        CODEC.metadata({"versions": "not-a-list-of-strings", "custom": {"k": {"nested": 1}}})
+
+
+# ---------------------------------------------------------------- numpy on the wire
+
+
+SHAPES = [(1,), (7,), (2, 3), (1, 1), (3, 1, 2), (2, 2, 2, 2), (1, 1000), (1000, 1), (130, 2)]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_list_value_bytes_are_protobufs_own(shape: tuple[int, ...]) -> None:
+    array = np.random.default_rng(1).standard_normal(shape)
+    array.flat[0] = -0.0
+    reference = messages.ListValue()
+    reference.extend(array.tolist())
+    assert wire.list_value_bytes(array) == reference.SerializeToString()
+    back = wire.read_list_value(reference.SerializeToString())
+    assert back is not None and back.shape == shape and np.array_equal(back, array)
+    assert np.signbit(back.flat[0])
+
+
+def test_list_value_of_special_doubles_and_ints() -> None:
+    array = np.array([[np.nan, np.inf], [-np.inf, 2**53]])
+    back = wire.read_list_value(wire.list_value_bytes(array))
+    assert back is not None and np.array_equal(back, array, equal_nan=True)
+    ints = np.array([[1, 2]], dtype=np.int64)
+    assert wire.list_value_bytes(ints) == wire.list_value_bytes(ints.astype(float))
+    assert wire.fits_list_value(ints) and not wire.fits_list_value(np.array([True]))
+    assert not wire.fits_list_value(np.zeros((2, 0))) and not wire.fits_list_value(np.array(1.0))
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [],
+        [[]],
+        [1, "a"],
+        [[1, 2], [3]],
+        [[1], [2, 3]],
+        [[1, 2], [3, 4, 5, 6]],
+        [None],
+        [True],
+        [{"a": 1}],
+        [[[1, 2]], [[3, 4], [5, 6]]],
+    ],
+)
+def test_read_list_value_leaves_the_rest_to_python(values: list[Any]) -> None:
+    lv = messages.ListValue()
+    lv.extend(values)
+    assert wire.read_list_value(lv.SerializeToString()) is None
+
+
+def test_read_tensor_takes_unpacked_and_negative_fields() -> None:
+    # shape [-1, 2] unpacked (varints), one value unpacked, then two packed
+    data = b"\x08" + b"\xff" * 9 + b"\x01" + b"\x08\x02" + b"\x11" + np.float64(1.5).tobytes()
+    data += b"\x12\x10" + np.array([2.5, 3.5]).tobytes()
+    shape, values = wire.read_tensor(data)
+    assert shape == [-1, 2]
+    assert values.tolist() == [1.5, 2.5, 3.5]
+    with pytest.raises(ValueError):
+        wire.read_tensor(b"\x12\x09" + bytes(9))
+
+
+def test_tensor_bytes_are_protobufs_own() -> None:
+    array = np.arange(12.0).reshape(3, 4)
+    reference = messages.Tensor(shape=[3, 4], values=array.ravel().tolist())
+    assert wire.tensor_bytes(array) == reference.SerializeToString()
+    assert wire.tensor_bytes(np.zeros((0,))) == messages.Tensor(shape=[0]).SerializeToString()
+
+
+def test_big_payloads_round_trip() -> None:
+    """A million doubles as tensor and as ndarray (each would take seconds element by element)."""
+    array = np.random.default_rng(2).random((1000, 1000))
+    for kind in ("tensor", "ndarray"):
+        request = CODEC.decode(message({"data": {kind: {"values": [0]} if kind == "tensor" else [0]}}))
+        answer = messages.SeldonMessage.FromString(CODEC.encode(Outcome(array), request).SerializeToString())
+        back = CODEC.decode(answer)
+        assert back.kind == kind
+        assert np.array_equal(back.X, array)
+    big_list = np.arange(100_000.0).reshape(1, -1)
+    request = CODEC.decode(message({"data": {"ndarray": [[0]]}}))
+    answer = CODEC.encode(Outcome(big_list), request)
+    assert len(answer.data.names) == 100_000
+    assert np.array_equal(CODEC.decode(answer).X, big_list)
+
+
+def test_value_helpers() -> None:
+    value = messages.Value()
+    seldon_proto.set_value(value, {"a": (1, "b"), 2: None, "e": {}, "l": []})
+    assert seldon_proto.to_python(value) == {"a": [1.0, "b"], "2": None, "e": {}, "l": []}

@@ -1,0 +1,123 @@
+"""gRPC serving processes for the tests, and a client built from our private descriptor pool.
+
+A process here is ``modelserve serve`` on free ports of 127.0.0.1 with one REST and one
+gRPC worker (``debug=True``: everything in one process).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf import json_format
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from modelserve.grpc import messages
+from tests.conftest import MODELS, free_port
+
+
+class GrpcProcess:
+    """A serving process started by a test; ``call`` talks to it like any grpcio client.
+
+    Keyword settings become flags: ``service_type="ROUTER"`` is ``--service-type ROUTER``,
+    ``debug=True`` is ``--debug``.
+    """
+
+    def __init__(self, model: str, env: dict[str, str] | None = None, **settings: Any):
+        self.port = settings.pop("grpc_port", None) or free_port()
+        self.http_port = free_port()
+        command = [sys.executable, "-m", "modelserve", "serve", model, "--host", "127.0.0.1"]
+        command += ["--grpc-port", str(self.port), "--http-port", str(self.http_port)]
+        command += ["--metrics-port", str(free_port())]
+        for name, value in settings.items():
+            flag = "--" + name.replace("_", "-")
+            command += [flag] if value is True else [flag, str(value)]
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith(("PREDICTIVE_UNIT_", "GRPC_", "MODEL"))}
+        full_env.update(env or {})
+        self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"modelserve-grpc-test-{self.port}.log"
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            command, cwd=MODELS, env=full_env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        self.channel = grpc.insecure_channel(
+            f"127.0.0.1:{self.port}",
+            options=[("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1)],
+        )
+
+    def wait_ready(self, timeout: float = 30.0) -> GrpcProcess:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.output()}")
+            try:
+                if self.health() == health_pb2.HealthCheckResponse.SERVING:
+                    return self
+            except grpc.RpcError:
+                time.sleep(0.05)
+        raise RuntimeError(f"server not ready after {timeout}s:\n{self.output()}")
+
+    def health(self, service: str = "") -> int:
+        stub = health_pb2_grpc.HealthStub(self.channel)
+        return stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=1).status
+
+    def stub(self, service: str, method: str) -> grpc.UnaryUnaryMultiCallable:
+        _, response_class = messages.SERVICES[f"seldon.protos.{service}"][method]
+        return self.channel.unary_unary(
+            f"/seldon.protos.{service}/{method}",
+            request_serializer=lambda message: message.SerializeToString(),
+            response_deserializer=response_class.FromString,
+        )
+
+    def call(self, service: str, method: str, request: Any = None, timeout: float = 30) -> Any:
+        """The answer (a message); a dict request is parsed into the method's request type."""
+        request_class, _ = messages.SERVICES[f"seldon.protos.{service}"][method]
+        if request is None or isinstance(request, dict):
+            request = json_format.ParseDict(request or {}, request_class())
+        return self.stub(service, method)(request, timeout=timeout)
+
+    def call_dict(self, service: str, method: str, request: Any = None) -> dict[str, Any]:
+        return json_format.MessageToDict(self.call(service, method, request))
+
+    def error(self, service: str, method: str, request: Any = None) -> grpc.RpcError:
+        with pytest.raises(grpc.RpcError) as caught:
+            self.call(service, method, request)
+        return caught.value
+
+    def output(self) -> str:
+        self.log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> int | None:
+        self.channel.close()
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        self.log.close()
+        return self.proc.returncode
+
+
+@pytest.fixture
+def start_grpc() -> Iterator:
+    """start_grpc(model, env=..., **settings) -> a ready GrpcProcess, stopped after the test."""
+    started: list[GrpcProcess] = []
+
+    def start(model: str, env: dict[str, str] | None = None, **settings: Any) -> GrpcProcess:
+        server = GrpcProcess(model, env, **settings)
+        started.append(server)
+        return server.wait_ready()
+
+    yield start
+    for server in started:
+        server.stop()
