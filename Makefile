@@ -36,7 +36,7 @@ unit: venv
 	$(BIN)/pytest -q
 
 conformance: venv
-	$(BIN)/python scripts/conformance.py seldon --transports rest,startup
+	$(BIN)/python scripts/conformance.py seldon --transports rest,startup,grpc,process
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -53,7 +53,7 @@ def build_model(settings: Settings) -> LoadedModel:
     user_class = import_user_class(settings.interface_name)
     kwargs = parse_parameters(settings.parameters)
     user = construct(user_class, kwargs)
-    component = Component(user, settings.user_threads)
+    component = Component(user, settings.user_threads, serial=settings.single_threaded)
     _warn_missing(component, settings.service_type)
     metadata = ModelMetadata.build(user, settings.predictive_unit_image, settings.model_metadata)
     return LoadedModel(component, metadata, time.perf_counter() - started)

@@ -81,7 +81,7 @@ class Outcome:
 class Component:
     """A user's object, with its optional methods resolved once."""
 
-    def __init__(self, user: Any, user_threads: int = 1):
+    def __init__(self, user: Any, user_threads: int = 1, serial: bool = False):
         self.user = user
         self.name = type(user).__name__
         self._methods = {verb: _user_method(user, verb) for verb in VERBS}
@@ -93,6 +93,9 @@ class Component:
         self._class_names_is_method = callable(getattr(user, "class_names", None))
         self._has_class_names = hasattr(user, "class_names")
         self._executor = ThreadPoolExecutor(user_threads, "user-call") if user_threads > 1 else None
+        # --single-threaded: plain methods already run one at a time on the loop's thread;
+        # this lock keeps async ones from interleaving at their awaits.
+        self._serial = asyncio.Lock() if serial else None
         self._coroutine_methods: dict[Method, bool] = {}
 
     # -- what the class offers
@@ -121,7 +124,10 @@ class Component:
         """Run a user method the configured way; user exceptions become ServingErrors."""
         try:
             if self._is_async(method):
-                return await method(*args, **kwargs)
+                if self._serial is None:
+                    return await method(*args, **kwargs)
+                async with self._serial:
+                    return await method(*args, **kwargs)
             if self._executor is None:
                 return method(*args, **kwargs)
             loop = asyncio.get_running_loop()
@@ -249,10 +255,11 @@ class Component:
             raise from_user_exception(error) from error
         return list(metrics or [])
 
-    def set_threads(self, user_threads: int) -> None:
+    def set_threads(self, user_threads: int, serial: bool = False) -> None:
         """How many user calls may run at once in this process (after a fork)."""
         self.close()
         self._executor = ThreadPoolExecutor(user_threads, "user-call") if user_threads > 1 else None
+        self._serial = asyncio.Lock() if serial else None
 
     def close(self) -> None:
         if self._executor is not None:

@@ -31,7 +31,7 @@ def run_rest_worker(supervisor: Supervisor, slot: Slot) -> int:
     model, settings = supervisor.model, supervisor.settings
     assert model is not None and isinstance(supervisor.rest_socket, socket.socket)
     model.load()
-    model.component.set_threads(settings.user_threads)
+    model.component.set_threads(settings.user_threads, serial=settings.single_threaded)
     app = build_rest_app(model, settings)
     config = uvicorn_config(app, settings)
     config.limit_max_requests = supervisor.max_requests_for_worker()

@@ -158,3 +158,64 @@ def test_one_process_modes_serve(start_server, flag: str) -> None:  # type: igno
     answer = predict(server)
     if flag == "--debug":
         assert answer["pid"] == server.proc.pid
+
+
+def _concurrency(server: RunningServer, calls: int = 16) -> dict:
+    with concurrent.futures.ThreadPoolExecutor(calls) as pool:
+        answers = list(pool.map(lambda _: predict(server), range(calls)))
+    return max(answers, key=lambda a: (a["most_at_once"], a["threads"]))
+
+
+@pytest.mark.parametrize("model", ["ConcurrencyModel", "AsyncConcurrencyModel"])
+def test_single_threaded_never_runs_two_user_calls_at_once(start_server, model: str) -> None:  # type: ignore[no-untyped-def]
+    threaded = start_server(model, "--threads", "4", "--grpc-workers", "0")
+    assert _concurrency(threaded)["most_at_once"] > 1  # without the flag calls do overlap
+    single = start_server(model, "--threads", "4", "--grpc-workers", "0", "--single-threaded")
+    assert _concurrency(single) == {"most_at_once": 1, "threads": 1}
+
+
+def test_grpc_threads_and_single_threaded(start_server) -> None:  # type: ignore[no-untyped-def]
+    import grpc
+
+    from modelserve.grpc import messages
+
+    def most_at_once(server: RunningServer) -> int:
+        with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:
+            grpc.channel_ready_future(channel).result(timeout=10)
+            call = channel.unary_unary(
+                "/seldon.protos.Model/Predict",
+                request_serializer=lambda m: m.SerializeToString(),
+                response_deserializer=messages.SeldonMessage.FromString,
+            )
+            with concurrent.futures.ThreadPoolExecutor(8) as pool:
+                answers = list(pool.map(lambda _: call(messages.SeldonMessage(strData="x"), timeout=10), range(8)))
+        return max(int(a.jsonData.struct_value.fields["most_at_once"].number_value) for a in answers)
+
+    assert most_at_once(start_server("ConcurrencyModel", "--grpc-threads", "4")) > 1
+    assert most_at_once(start_server("ConcurrencyModel", "--grpc-threads", "4", "--single-threaded")) == 1
+
+
+def test_a_killed_grpc_worker_is_replaced(start_server) -> None:  # type: ignore[no-untyped-def]
+    import grpc
+
+    from modelserve.grpc import messages
+
+    def pid_over_grpc() -> int:
+        # A new channel per call: a new connection, which the kernel gives to either worker.
+        with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:
+            call = channel.unary_unary(
+                "/seldon.protos.Model/Predict",
+                request_serializer=lambda m: m.SerializeToString(),
+                response_deserializer=messages.SeldonMessage.FromString,
+            )
+            answer = call(messages.SeldonMessage(strData="x"), timeout=10, wait_for_ready=True)
+        return int(answer.jsonData.struct_value.fields["pid"].number_value)
+
+    server = start_server("PidModel", "--workers", "1", "--grpc-workers", "2")
+    assert wait_for(lambda: len(children(server.proc.pid)) == 3)
+    pids = {pid_over_grpc() for _ in range(30)}
+    assert len(pids) == 2
+    victim = pids.pop()
+    os.kill(victim, signal.SIGKILL)
+    assert all(pid_over_grpc() != victim for _ in range(30))  # nothing fails: the other worker answers
+    assert wait_for(lambda: len(children(server.proc.pid)) == 3 and victim not in children(server.proc.pid))

@@ -1,0 +1,3 @@
+from ConcurrencyModel import AsyncConcurrencyModel
+
+__all__ = ["AsyncConcurrencyModel"]
