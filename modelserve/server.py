@@ -26,27 +26,30 @@ logger = logging.getLogger(__name__)
 Scope = dict[str, Any]
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """A listening TCP socket; a clear StartupError when the port is taken."""
+def bind(host: str, port: int, listen: bool = True) -> socket.socket:
+    """A TCP socket bound to host:port, listening unless told not to; a clear StartupError
+    when the port is taken.
+
+    ``listen=False`` holds a port that other processes will bind with SO_REUSEPORT (the
+    gRPC workers): a busy port fails the start at once, and nobody is accepted here.
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR if listen else socket.SO_REUSEPORT, 1)
     try:
         sock.bind((host, port))
     except OSError as error:
         sock.close()
         raise StartupError(f"cannot listen on {host}:{port}: {error.strerror}") from None
-    sock.listen(2048)
-    sock.set_inheritable(True)
+    if listen:
+        sock.listen(2048)
+        sock.set_inheritable(True)
     return sock
 
 
 def build_rest_app(model: LoadedModel, settings: Settings) -> RestApp:
     plane = DataPlane(model, settings)
-    request_path = (
-        {settings.predictive_unit_id: settings.predictive_unit_image or ""} if settings.predictive_unit_id else {}
-    )
-    codec = SeldonJsonCodec(model.component.class_names, request_path, settings.include_metrics_in_response)
+    codec = SeldonJsonCodec(model.component.class_names, settings.request_path, settings.include_metrics_in_response)
     handlers = SeldonHandlers(plane, codec, settings.predictive_unit_id or "0", settings.include_metrics_in_response)
     return RestApp(handlers, settings.max_body_size, settings.payload_passthrough)
 

@@ -428,6 +428,11 @@ class Settings:
         return 1 if self.single_threaded else max(1, self.threads)
 
     @property
+    def request_path(self) -> dict[str, str]:
+        """``meta.requestPath`` of every answer: this unit's id and image, when deployed."""
+        return {self.predictive_unit_id: self.predictive_unit_image or ""} if self.predictive_unit_id else {}
+
+    @property
     def grpc_user_threads(self) -> int:
         """How many user calls may run at once in a gRPC worker."""
         return 1 if self.single_threaded else max(1, self.grpc_threads)

@@ -24,11 +24,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+# Variables of the caller's environment that would change how a server under test behaves.
+SERVER_VARIABLES = ("PREDICTIVE_UNIT_", "GUNICORN_", "GRPC_", "MODEL_METADATA")
+
+
 class RunningServer:
     """A `modelserve serve` process started by a test."""
 
-    def __init__(self, model: str, *args: str, env: dict[str, str] | None = None, cwd: Path = MODELS):
-        self.http_port, self.grpc_port, self.metrics_port = free_port(), free_port(), free_port()
+    def __init__(
+        self, model: str, *args: str, env: dict[str, str] | None = None, cwd: Path = MODELS, grpc_port: int = 0
+    ):
+        self.http_port, self.grpc_port, self.metrics_port = free_port(), grpc_port or free_port(), free_port()
         self.command = [
             sys.executable,
             "-m",
@@ -45,7 +51,7 @@ class RunningServer:
             str(self.metrics_port),
             *args,
         ]
-        full_env = {k: v for k, v in os.environ.items() if not k.startswith(("PREDICTIVE_UNIT_", "GUNICORN_", "GRPC_"))}
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith(SERVER_VARIABLES)}
         full_env.update(env or {})
         self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"modelserve-test-{self.http_port}.log"
         self.log = open(self.log_path, "wb")

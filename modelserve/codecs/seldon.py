@@ -271,12 +271,8 @@ def unknown_answer(data: Any) -> ServingError:
     return BadRequest("Unknown data type returned as payload (must be list or np array):" + str(data))
 
 
-class SeldonJsonCodec:
-    """Encodes outcomes as SeldonMessage JSON objects (dicts ready for orjson)."""
-
-    decode = staticmethod(decode)
-    decode_list = staticmethod(decode_list)
-    decode_feedback = staticmethod(decode_feedback)
+class SeldonCodecSettings:
+    """What both Seldon codecs (JSON and protobuf) are built with."""
 
     def __init__(self, class_names: ClassNames, request_path: dict[str, str], include_metrics: bool):
         self.class_names = class_names
@@ -286,6 +282,14 @@ class SeldonJsonCodec:
     @staticmethod
     def health_request() -> SeldonRequest:
         return EMPTY_REQUEST
+
+
+class SeldonJsonCodec(SeldonCodecSettings):
+    """Encodes outcomes as SeldonMessage JSON objects (dicts ready for orjson)."""
+
+    decode = staticmethod(decode)
+    decode_list = staticmethod(decode_list)
+    decode_feedback = staticmethod(decode_feedback)
 
     @staticmethod
     def raw_metrics(answer: Any) -> list[dict[str, Any]]:

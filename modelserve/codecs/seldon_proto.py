@@ -24,14 +24,13 @@ from modelserve.codecs.seldon import (
     BIN_DATA,
     CUSTOM_DATA,
     DATA_KINDS,
-    EMPTY_REQUEST,
     JSON_DATA,
     NDARRAY,
     STR_DATA,
     TENSOR,
     TFTENSOR,
-    ClassNames,
     FeedbackRequest,
+    SeldonCodecSettings,
     SeldonJsonCodec,
     SeldonRequest,
     answer_kind,
@@ -314,21 +313,12 @@ def is_any(data: Any) -> bool:
     return isinstance(data, Message) and data.DESCRIPTOR.full_name == "google.protobuf.Any"
 
 
-class SeldonProtoCodec:
+class SeldonProtoCodec(SeldonCodecSettings):
     """Decodes and encodes ``seldon.protos`` messages (the ``SeldonWire`` of the gRPC transport)."""
 
     decode = staticmethod(decode)
     decode_list = staticmethod(decode_list)
     decode_feedback = staticmethod(decode_feedback)
-
-    def __init__(self, class_names: ClassNames, request_path: dict[str, str], include_metrics: bool):
-        self.class_names = class_names
-        self.request_path = request_path
-        self.include_metrics = include_metrics
-
-    @staticmethod
-    def health_request() -> SeldonRequest:
-        return EMPTY_REQUEST
 
     @staticmethod
     def raw_metrics(answer: Any) -> list[dict[str, Any]]:

@@ -190,13 +190,9 @@ def _log_failure(name: str, error: ServingError) -> None:
         logger.info("%s answered %d: %s", name, error.status_code, error.message)
 
 
-def request_path(settings: Settings) -> dict[str, str]:
-    return {settings.predictive_unit_id: settings.predictive_unit_image or ""} if settings.predictive_unit_id else {}
-
-
 def grpc_handlers(plane: DataPlane, settings: Settings) -> SeldonHandlers:
     """The Seldon handlers with the protobuf codec, over a data plane (shared with REST or not)."""
-    codec = SeldonProtoCodec(plane.component.class_names, request_path(settings), settings.include_metrics_in_response)
+    codec = SeldonProtoCodec(plane.component.class_names, settings.request_path, settings.include_metrics_in_response)
     return SeldonHandlers(plane, codec, settings.predictive_unit_id or "0", settings.include_metrics_in_response)
 
 

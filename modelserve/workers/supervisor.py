@@ -85,7 +85,7 @@ class Supervisor:
         settings = self.settings
         self.rest_socket = bind(settings.host, settings.http_port)
         if settings.grpc_workers > 0:
-            self.grpc_reservation = reserve(settings.host, settings.grpc_port)
+            self.grpc_reservation = bind(settings.host, settings.grpc_port, listen=False)
         metrics_socket = bind(settings.host, settings.metrics_port)
         self.metrics = MetricsServer(
             metrics_socket, settings.metrics_endpoint, self.render_metrics, log_scrapes=not settings.filter_metrics_logs
@@ -316,19 +316,6 @@ def _describe(code: int) -> str:
         except ValueError:
             return f"signal {-code}"
     return f"exit code {code}"
-
-
-def reserve(host: str, port: int) -> socket.socket:
-    """Hold the gRPC port (SO_REUSEPORT, not listening) so that a busy port fails the start."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as error:
-        sock.close()
-        raise StartupError(f"cannot listen on {host}:{port}: {error.strerror}") from None
-    return sock
 
 
 def _die_with_parent() -> None:

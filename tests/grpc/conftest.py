@@ -6,13 +6,8 @@ gRPC worker (``debug=True``: everything in one process).
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import grpc
@@ -21,32 +16,23 @@ from google.protobuf import json_format
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from modelserve.grpc import messages
-from tests.conftest import MODELS, free_port
+from tests.conftest import RunningServer
 
 
-class GrpcProcess:
+class GrpcProcess(RunningServer):
     """A serving process started by a test; ``call`` talks to it like any grpcio client.
 
     Keyword settings become flags: ``service_type="ROUTER"`` is ``--service-type ROUTER``,
     ``debug=True`` is ``--debug``.
     """
 
-    def __init__(self, model: str, env: dict[str, str] | None = None, **settings: Any):
-        self.port = settings.pop("grpc_port", None) or free_port()
-        self.http_port = free_port()
-        command = [sys.executable, "-m", "modelserve", "serve", model, "--host", "127.0.0.1"]
-        command += ["--grpc-port", str(self.port), "--http-port", str(self.http_port)]
-        command += ["--metrics-port", str(free_port())]
+    def __init__(self, model: str, env: dict[str, str] | None = None, grpc_port: int = 0, **settings: Any):
+        flags: list[str] = []
         for name, value in settings.items():
             flag = "--" + name.replace("_", "-")
-            command += [flag] if value is True else [flag, str(value)]
-        full_env = {k: v for k, v in os.environ.items() if not k.startswith(("PREDICTIVE_UNIT_", "GRPC_", "MODEL"))}
-        full_env.update(env or {})
-        self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"modelserve-grpc-test-{self.port}.log"
-        self.log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(
-            command, cwd=MODELS, env=full_env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+            flags += [flag] if value is True else [flag, str(value)]
+        super().__init__(model, *flags, env=env, grpc_port=grpc_port)
+        self.port = self.grpc_port
         self.channel = grpc.insecure_channel(
             f"127.0.0.1:{self.port}",
             options=[("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1)],
@@ -91,21 +77,9 @@ class GrpcProcess:
             self.call(service, method, request)
         return caught.value
 
-    def output(self) -> str:
-        self.log.flush()
-        return self.log_path.read_text(errors="replace")
-
     def stop(self) -> int | None:
         self.channel.close()
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
-        self.log.close()
-        return self.proc.returncode
+        return super().stop()
 
 
 @pytest.fixture
