@@ -28,6 +28,7 @@ test: venv lint typecheck unit conformance
 
 lint: venv
 	$(BIN)/ruff check modelserve tests bench scripts examples
+	$(BIN)/python protos/build.py --check
 
 typecheck: venv
 	$(BIN)/mypy modelserve

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -36,4 +37,7 @@ def run_rest_worker(supervisor: Supervisor, slot: Slot) -> int:
     config = uvicorn_config(app, settings)
     config.limit_max_requests = supervisor.max_requests_for_worker()
     DrainingServer(config, app.handlers.plane).run(sockets=[supervisor.rest_socket])
+    # Drained: a second SIGTERM (the supervisor's, after a signal sent to the whole
+    # process group) must not turn this clean exit into a death by signal.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     return 0
