@@ -5,7 +5,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed
 HTTP_PORT ?= 9000
 
-.PHONY: venv serve test lint typecheck unit conformance protos clean
+.PHONY: venv serve test lint typecheck unit conformance protos clean bench bench-quick profile
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "modelserve needs Python 3.11+"'
@@ -15,6 +15,14 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+## the load generators of the bench (its tests run in make test) and the profiler
+BENCH_TOOLS := $(VENV)/.bench-tools
+$(BENCH_TOOLS): $(STAMP)
+	command -v wrk >/dev/null && command -v h2load >/dev/null || \
+		{ apt-get update && apt-get install -y wrk nghttp2-client; }
+	$(BIN)/python -m pip install --quiet py-spy
+	touch $(BENCH_TOOLS)
 
 ## serve the bundled example model (an iris classifier) on $(HTTP_PORT)
 serve: venv
@@ -33,11 +41,21 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy modelserve
 
-unit: venv
+unit: venv $(BENCH_TOOLS)
 	$(BIN)/pytest -q
 
 conformance: venv
 	$(BIN)/python scripts/conformance.py seldon --transports rest,startup,grpc,process
+
+## benchmarks against the peers (bench/run.py; each peer is installed into bench/.venvs/<peer>)
+bench: venv $(BENCH_TOOLS)
+	$(BIN)/python -m bench.run
+
+bench-quick: venv $(BENCH_TOOLS)
+	$(BIN)/python -m bench.run --quick
+
+profile: venv $(BENCH_TOOLS)
+	$(BIN)/python -m bench.profiling
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,102 @@
+"""Load generators: wrk for HTTP, h2load with gRPC framing for gRPC; one measured run each.
+
+Every run returns requests/s, p50 and p99 latency and the problems the tool saw (errors,
+non-2xx answers, short gRPC answers); a run with problems is flagged, never reported.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HOST = "127.0.0.1"
+
+
+@dataclass
+class Run:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    problems: list[str] = field(default_factory=list)
+
+
+def _pinned(cores: str | None, command: list[str]) -> list[str]:
+    return ["taskset", "-c", cores, *command] if cores else command
+
+
+def _lua_string(text: str) -> str:
+    level = 0
+    while f"]{'=' * level}]" in text:
+        level += 1
+    return f"[{'=' * level}[\n{text}]{'=' * level}]"
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
+
+
+def _ms(token: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", token)
+    if match is None:
+        raise ValueError(f"unparsable wrk latency {token!r}")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def wrk(port: int, path: str, body: bytes, seconds: int, connections: int, cores: str | None) -> Run:
+    """POST ``body`` as JSON for ``seconds`` with ``connections`` connections and one wrk thread."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+        script.write(f'wrk.method = "POST"\nwrk.body = {_lua_string(body.decode())}\n')
+        script.write('wrk.headers["Content-Type"] = "application/json"\n')
+        script.flush()
+        command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name,
+                   f"http://{HOST}:{port}{path}"]
+        out = subprocess.run(_pinned(cores, command), capture_output=True, text=True, check=True,
+                             timeout=seconds + 60).stdout
+    rps = re.search(r"^Requests/sec:\s+([\d.]+)", out, re.MULTILINE)
+    pct = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", out, re.MULTILINE))
+    if rps is None or len(pct) != 2:
+        raise RuntimeError(f"unparsable wrk output:\n{out}")
+    problems = []
+    if non_2xx := re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out):
+        problems.append(f"{non_2xx.group(1)} non-2xx answers")
+    if sockets := re.search(r"Socket errors: (.*)", out):
+        problems.append(f"socket errors: {sockets.group(1)}")
+    return Run(float(rps.group(1)), _ms(pct["50"]), _ms(pct["99"]), problems)
+
+
+def grpc_frame(message: bytes) -> bytes:
+    """One uncompressed gRPC length-prefixed message."""
+    return b"\x00" + len(message).to_bytes(4, "big") + message
+
+
+def h2load(port: int, method: str, message: bytes, answer_size: int, seconds: int, connections: int,
+           cores: str | None) -> Run:
+    """Unary gRPC calls of ``method`` with ``message``; ``answer_size`` is the right answer's length."""
+    with tempfile.TemporaryDirectory() as scratch:
+        data, log = Path(scratch, "request.bin"), Path(scratch, "requests.log")
+        data.write_bytes(grpc_frame(message))
+        command = ["h2load", "-t1", f"-c{connections}", "-m1", f"-D{seconds}", "-d", str(data),
+                   "-H", "content-type: application/grpc", "-H", "te: trailers", "--log-file", str(log),
+                   f"http://{HOST}:{port}{method}"]
+        out = subprocess.run(_pinned(cores, command), capture_output=True, text=True, check=True,
+                             timeout=seconds + 60).stdout
+        micros = sorted(int(line.split("\t")[2]) for line in log.read_text().splitlines() if line.strip())
+    rps = re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", out)
+    counts = re.search(r"requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, "
+                       r"(\d+) timeout", out)
+    traffic = re.search(r"traffic: .*? \((\d+)\) data", out)
+    if rps is None or counts is None or traffic is None or not micros:
+        raise RuntimeError(f"unparsable h2load output:\n{out}")
+    done, succeeded, failed, errored, timeout = map(int, counts.groups())
+    problems = [f"{n} {what}" for n, what in ((failed, "failed"), (errored, "errored"), (timeout, "timed out")) if n]
+    # h2load sees HTTP status only; a gRPC error comes as status 200 with an empty body, so a
+    # shortfall of answer bytes means some calls did not get the right answer.
+    if int(traffic.group(1)) < succeeded * (answer_size + 5):
+        problems.append(f"short answers: {traffic.group(1)} data bytes for {succeeded} calls of {answer_size + 5}")
+    if done == 0:
+        problems.append("no call completed")
+    quantiles = statistics.quantiles(micros, n=100, method="inclusive") if len(micros) > 1 else micros * 99
+    return Run(float(rps.group(1)), quantiles[49] / 1000, quantiles[98] / 1000, problems)

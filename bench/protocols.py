@@ -1,0 +1,143 @@
+"""Each protocol's request for a workload, and the check of a server's answer.
+
+A protocol is one row kind of the tables.  Adding a row for another modelserve protocol
+means adding its name to the server's ``protocols`` in ``servers.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bench import v2_grpc
+from bench.workloads import Workload
+
+SELDON_GRPC_METHOD = "/seldon.protos.Model/Predict"
+
+
+@dataclass(frozen=True)
+class Protocol:
+    name: str
+    transport: str  # "http" or "grpc"
+    path: Callable[[Workload], str]  # URL path (HTTP) or gRPC method
+    request: Callable[[Workload], bytes]
+    values: Callable[[bytes], list[float]]  # the flat answer decoded from a response body
+
+    def check(self, workload: Workload, body: bytes) -> str | None:
+        """None if ``body`` is the workload's right answer, else what is wrong."""
+        try:
+            got = self.values(body)
+        except Exception as exc:  # any undecodable answer is a wrong answer
+            return f"undecodable answer ({exc!r}): {body[:200]!r}"
+        want = workload.expected()
+        close = all(math.isclose(g, w, abs_tol=workload.tolerance) for g, w in zip(got, want, strict=False))
+        if len(got) != len(want) or not close:
+            return f"wrong answer: {got[:6]}... (want {want[:6]}...)"
+        return None
+
+
+def _flat(nested: Any) -> list[float]:
+    if isinstance(nested, list):
+        return [v for item in nested for v in _flat(item)]
+    return [float(nested)]
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+# Seldon REST: {"data": {"ndarray": [[...]]}}
+def seldon_rest_answer(workload: Workload) -> bytes:
+    return _json({"data": {"names": [], "ndarray": [workload.expected()]}, "meta": {}})
+
+
+def _seldon_rest_values(body: bytes) -> list[float]:
+    data = json.loads(body)["data"]
+    return _flat(data["ndarray"]) if "ndarray" in data else _flat(data["tensor"]["values"])
+
+
+# Seldon gRPC: a SeldonMessage with a tensor (packed doubles), the natural gRPC encoding of floats.
+def _seldon_message(values: list[float]) -> bytes:
+    from modelserve.grpc import messages
+
+    message = messages.SeldonMessage()
+    message.data.tensor.shape.extend([1, len(values)])
+    message.data.tensor.values.extend(values)
+    return bytes(message.SerializeToString())
+
+
+def seldon_grpc_answer(workload: Workload) -> bytes:
+    return _seldon_message(workload.expected())
+
+
+def _seldon_grpc_values(body: bytes) -> list[float]:
+    from modelserve.grpc import messages
+
+    data = messages.SeldonMessage.FromString(body).data
+    if data.HasField("tensor"):
+        return list(data.tensor.values)
+    return _flat([[v.number_value for v in row.list_value.values] for row in data.ndarray.values])
+
+
+# V2 (Open Inference) REST and gRPC: one FP64 tensor of shape [1, n].
+def _v2_rest_request(workload: Workload) -> bytes:
+    tensor = {"name": "input-0", "shape": [1, len(workload.row)], "datatype": "FP64", "data": list(workload.row)}
+    return _json({"inputs": [tensor]})
+
+
+def _v2_rest_values(body: bytes) -> list[float]:
+    return _flat(json.loads(body)["outputs"][0]["data"])
+
+
+def _v2_grpc_request(workload: Workload) -> bytes:
+    request = v2_grpc.ModelInferRequest(model_name=workload.model)
+    tensor = request.inputs.add(name="input-0", datatype="FP64", shape=[1, len(workload.row)])
+    tensor.contents.fp64_contents.extend(workload.row)
+    return bytes(request.SerializeToString())
+
+
+def _v2_grpc_values(body: bytes) -> list[float]:
+    response = v2_grpc.ModelInferResponse.FromString(body)
+    if response.raw_output_contents:
+        raw = response.raw_output_contents[0]
+        return list(struct.unpack(f"<{len(raw) // 8}d", raw))
+    return list(response.outputs[0].contents.fp64_contents)
+
+
+# KServe V1 REST: {"instances": [[...]]} -> {"predictions": [[...]]}
+def _v1_rest_values(body: bytes) -> list[float]:
+    return _flat(json.loads(body)["predictions"])
+
+
+PROTOCOLS = {
+    p.name: p
+    for p in (
+        Protocol(
+            "seldon-rest",
+            "http",
+            lambda w: "/api/v1.0/predictions",
+            lambda w: _json({"data": {"ndarray": [list(w.row)]}}),
+            _seldon_rest_values,
+        ),
+        Protocol(
+            "seldon-grpc",
+            "grpc",
+            lambda w: SELDON_GRPC_METHOD,
+            lambda w: _seldon_message(list(w.row)),
+            _seldon_grpc_values,
+        ),
+        Protocol("v2-rest", "http", lambda w: f"/v2/models/{w.model}/infer", _v2_rest_request, _v2_rest_values),
+        Protocol("v2-grpc", "grpc", lambda w: v2_grpc.METHOD, _v2_grpc_request, _v2_grpc_values),
+        Protocol(
+            "v1-rest",
+            "http",
+            lambda w: f"/v1/models/{w.model}:predict",
+            lambda w: _json({"instances": [list(w.row)]}),
+            _v1_rest_values,
+        ),
+    )
+}

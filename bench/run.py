@@ -1,0 +1,141 @@
+"""``make bench``: modelserve side by side with its peers and the ceilings, as ratios.
+
+    python -m bench.run [--quick] [--servers NAME,...] [--workloads W1,...] [--duration S] [--reps N]
+
+For each table (1 worker: server on core 0, load generator on core 1; 2 workers: both on both
+cores) and each workload, every server is started and each of its protocols checked once; then
+a warm-up run per (server, protocol), then ``--reps`` rounds, each round going over all of them
+in turn (interleaved), and the median of the rounds is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench import load, report
+from bench.protocols import PROTOCOLS
+from bench.servers import SERVERS, Launch, Running, Server
+from bench.workloads import WORKLOADS, Workload
+
+CONNECTIONS = 16
+
+
+@dataclass
+class Cell:
+    """One row of a table: a server, a protocol, a workload."""
+
+    server: Server
+    protocol: str
+    workload: Workload
+    runs: list[load.Run] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def median(self, attr: str) -> float:
+        return statistics.median(getattr(run, attr) for run in self.runs)
+
+
+@dataclass
+class Options:
+    servers: list[Server]
+    workloads: list[Workload]
+    workers: list[int]
+    duration: int
+    warmup: int
+    reps: int
+
+
+def measure(cell: Cell, running: Running, seconds: int, load_cores: str | None) -> load.Run:
+    proto = PROTOCOLS[cell.protocol]
+    port, workload = running.launch.port(cell.protocol), cell.workload
+    if proto.transport == "grpc":
+        return load.h2load(port, proto.path(workload), proto.request(workload), running.answer_sizes[cell.protocol],
+                           seconds, CONNECTIONS, load_cores)
+    return load.wrk(port, proto.path(workload), proto.request(workload), seconds, CONNECTIONS, load_cores)
+
+
+def run_workload(options: Options, workload: Workload, workers: int) -> list[Cell]:
+    server_cores, load_cores = ("0", "1") if workers == 1 else ("0,1", None)
+    servers = [s for s in options.servers if workers == 1 or s.multi_worker]
+    cells: list[Cell] = []
+    with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
+        running: dict[str, Running] = {}
+        try:
+            for server in servers:
+                directory = Path(scratch, str(len(running)))
+                directory.mkdir()
+                running[server.name] = Running(server, Launch(workload, workers, server.bin(), directory), server_cores)
+            for server in servers:
+                for protocol in server.protocols:
+                    cell = Cell(server, protocol, workload)
+                    if problem := running[server.name].check(protocol):
+                        cell.problems.append(f"check: {problem}")
+                    cells.append(cell)
+            ready = [c for c in cells if not c.problems]
+            for rep in range(options.reps + 1):  # round 0 is the warm-up
+                for cell in ready:
+                    seconds = options.warmup if rep == 0 else options.duration
+                    result = measure(cell, running[cell.server.name], seconds, load_cores)
+                    if rep and result.problems:
+                        cell.problems.extend(result.problems)
+                    elif rep:
+                        cell.runs.append(result)
+                    log(f"{workload.name} x{workers} {cell.server.name} {cell.protocol} round {rep}: "
+                        f"{result.rps:,.0f} req/s {'; '.join(result.problems)}")
+        finally:
+            for process in running.values():
+                process.stop()
+    return cells
+
+
+def log(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def run(options: Options) -> dict[int, list[Cell]]:
+    """{workers: cells} for every table."""
+    return {workers: [c for w in options.workloads for c in run_workload(options, w, workers)]
+            for workers in options.workers}
+
+
+def parse(argv: list[str] | None) -> tuple[Options, argparse.Namespace]:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="short subset: W1 and W3, 1 worker, 1 round of 2 s")
+    parser.add_argument("--servers", help=f"comma-separated, from: {', '.join(SERVERS)} (default: all)")
+    parser.add_argument("--workloads", help="comma-separated, e.g. W1,W3 (default: all)")
+    parser.add_argument("--workers", default="1,2", help="tables to make: 1, 2 or 1,2")
+    parser.add_argument("--duration", type=int, default=10, help="seconds of each measured run")
+    parser.add_argument("--warmup", type=int, default=3, help="seconds of the warm-up run")
+    parser.add_argument("--reps", type=int, default=3, help="interleaved rounds")
+    parser.add_argument("--out", type=Path, help="markdown report (default: bench/results/<date>.md)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.workloads, args.workers, args.duration, args.warmup, args.reps = (
+            args.workloads or "W1,W3", "1", 2, 1, 1)
+    names = args.servers.split(",") if args.servers else list(SERVERS)
+    servers = [SERVERS[n] for n in names]
+    workloads = [WORKLOADS[w] for w in (args.workloads or ",".join(WORKLOADS)).split(",")]
+    workers = [int(n) for n in args.workers.split(",")]
+    return Options(servers, workloads, workers, args.duration, args.warmup, args.reps), args
+
+
+def main(argv: list[str] | None = None) -> int:
+    options, args = parse(argv)
+    started = time.monotonic()
+    tables = run(options)
+    text = report.markdown(tables, options, time.monotonic() - started)
+    print(text)
+    out = args.out or report.default_path(quick=args.quick)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    log(f"wrote {out}")
+    return 1 if any(c.problems for cells in tables.values() for c in cells) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

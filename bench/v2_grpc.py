@@ -1,0 +1,52 @@
+"""The Open Inference (V2) gRPC messages the bench needs, built from a hand-written descriptor.
+
+Only the fields the workloads use (tensor name, datatype, shape, fp64 contents and raw
+contents), numbered as in the protocol's ``grpc_predict_v2.proto``; unknown fields are kept
+by protobuf, so a server's extra fields do no harm.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+METHOD = "/inference.GRPCInferenceService/ModelInfer"
+
+_F = descriptor_pb2.FieldDescriptorProto
+_MESSAGES: dict[str, list[tuple[str, int, int, int, str]]] = {
+    # name: [(field, number, type, label, type_name)]
+    "InferTensorContents": [("fp64_contents", 7, _F.TYPE_DOUBLE, _F.LABEL_REPEATED, "")],
+    "InferInputTensor": [
+        ("name", 1, _F.TYPE_STRING, _F.LABEL_OPTIONAL, ""),
+        ("datatype", 2, _F.TYPE_STRING, _F.LABEL_OPTIONAL, ""),
+        ("shape", 3, _F.TYPE_INT64, _F.LABEL_REPEATED, ""),
+        ("contents", 5, _F.TYPE_MESSAGE, _F.LABEL_OPTIONAL, ".inference.InferTensorContents"),
+    ],
+    "ModelInferRequest": [
+        ("model_name", 1, _F.TYPE_STRING, _F.LABEL_OPTIONAL, ""),
+        ("inputs", 5, _F.TYPE_MESSAGE, _F.LABEL_REPEATED, ".inference.InferInputTensor"),
+    ],
+    "ModelInferResponse": [
+        ("model_name", 1, _F.TYPE_STRING, _F.LABEL_OPTIONAL, ""),
+        ("outputs", 5, _F.TYPE_MESSAGE, _F.LABEL_REPEATED, ".inference.InferInputTensor"),
+        ("raw_output_contents", 6, _F.TYPE_BYTES, _F.LABEL_REPEATED, ""),
+    ],
+}
+
+
+def _build() -> dict[str, Any]:
+    file = descriptor_pb2.FileDescriptorProto(name="bench_v2.proto", package="inference", syntax="proto3")
+    for name, fields in _MESSAGES.items():
+        msg = file.message_type.add(name=name)
+        for field, number, typ, label, type_name in fields:
+            msg.field.add(name=field, number=number, type=typ, label=label, type_name=type_name or None)
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(file)
+    find = pool.FindMessageTypeByName
+    return {name: message_factory.GetMessageClass(find(f"inference.{name}")) for name in _MESSAGES}
+
+
+_CLASSES = _build()
+ModelInferRequest = _CLASSES["ModelInferRequest"]
+ModelInferResponse = _CLASSES["ModelInferResponse"]

@@ -1,0 +1,46 @@
+"""The workloads: one input row and the answer every server must give for it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+IRIS_ROW = (5.1, 3.5, 1.4, 0.2)
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    title: str
+    model: str  # the model's name in V1/V2 URLs; its Seldon class is f"{model.title()}Model"
+    row: tuple[float, ...]
+    tolerance: float = 1e-9  # absolute; a model fitted in another environment converges slightly elsewhere
+
+    @property
+    def seldon_class(self) -> str:
+        return f"{self.model.title()}Model"
+
+    def expected(self) -> list[float]:
+        """The flat answer for ``row`` (one output row)."""
+        return list(iris_proba(self.row)) if self.model == "iris" else list(self.row)
+
+
+@cache
+def iris_proba(row: tuple[float, ...]) -> tuple[float, ...]:
+    """``predict_proba`` of the logistic regression every W2 model fits on iris at start."""
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    features, target = load_iris(return_X_y=True)
+    model = LogisticRegression(max_iter=1000).fit(features, target)
+    return tuple(float(p) for p in model.predict_proba([list(row)])[0])
+
+
+WORKLOADS = {
+    w.name: w
+    for w in (
+        Workload("W1", "identity, 1x4 floats", "identity", (1.0, 2.0, 3.0, 4.0)),
+        Workload("W2", "iris logistic regression, predict_proba of 1 row", "iris", IRIS_ROW, 1e-3),
+        Workload("W3", "identity, 1x10,000 floats", "identity", tuple(i + 0.5 for i in range(10_000))),
+    )
+}

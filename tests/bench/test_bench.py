@@ -1,0 +1,46 @@
+"""The bench's scripts and payloads work: a tiny run against modelserve alone (not the peers)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench import protocols, run, servers
+from bench.workloads import WORKLOADS
+
+# `make unit` installs wrk and h2load (nghttp2-client) first; without them these tests fail.
+
+
+def options(server: servers.Server) -> run.Options:
+    return run.Options([server], [WORKLOADS["W1"]], [1], duration=1, warmup=1, reps=1)
+
+
+def test_modelserve_rows_are_measured() -> None:
+    cells = run.run(options(servers.MODELSERVE))[1]
+    assert [c.protocol for c in cells] == ["seldon-rest", "seldon-grpc"]
+    for cell in cells:
+        assert not cell.problems, cell.problems
+        assert cell.median("rps") > 0 and cell.median("p99_ms") >= cell.median("p50_ms") > 0
+
+
+def test_wrong_answers_are_flagged_not_reported() -> None:
+    cells = run.run(options(servers.modelserve_with(Path(__file__).parent / "wrong_models")))[1]
+    assert len(cells) == 2
+    for cell in cells:
+        assert cell.problems and "wrong answer" in cell.problems[0]
+        assert cell.runs == []
+
+
+@pytest.mark.parametrize("protocol", sorted(protocols.PROTOCOLS))
+@pytest.mark.parametrize("workload", sorted(WORKLOADS))
+def test_payloads_are_checked(protocol: str, workload: str) -> None:
+    """Each protocol's check accepts the right answer and rejects another (by the Seldon encoders)."""
+    w, proto = WORKLOADS[workload], protocols.PROTOCOLS[protocol]
+    assert proto.request(w)
+    if protocol == "seldon-rest":
+        assert proto.check(w, protocols.seldon_rest_answer(w)) is None
+        assert proto.check(w, b'{"data": {"ndarray": [[0.5]]}}') is not None
+    if protocol == "seldon-grpc":
+        assert proto.check(w, protocols.seldon_grpc_answer(w)) is None
+    assert proto.check(w, b"garbage") is not None
