@@ -321,15 +321,20 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
 
 
-@functools.lru_cache(maxsize=64)
-def _default_names_cached(n: int) -> tuple[str, ...]:
-    return tuple(f"t:{i}" for i in range(n))
+# The default names t:0, t:1, ... built once up to the widest answer seen (at most
+# _MAX_CACHED_NAMES, a few MB): a 1 x 10,000 answer otherwise spends most of its time
+# formatting names.
+_MAX_CACHED_NAMES = 1 << 16
+_default_names: list[str] = []
 
 
 def default_names(n: int) -> list[str]:
-    if n <= 4096:
-        return list(_default_names_cached(n))
-    return [f"t:{i}" for i in range(n)]
+    global _default_names
+    if n > len(_default_names):
+        if n > _MAX_CACHED_NAMES:
+            return [f"t:{i}" for i in range(n)]
+        _default_names = [f"t:{i}" for i in range(min(max(n, 2 * len(_default_names)), _MAX_CACHED_NAMES))]
+    return _default_names[:n]
 
 
 def _user_method(user: Any, name: str) -> Method | None:
