@@ -62,13 +62,7 @@ def build_model(settings: Settings) -> LoadedModel:
 def load_model(settings: Settings) -> LoadedModel:
     """Build the model and run its ``load()``: what a server needs before serving."""
     model = build_model(settings)
-    started = time.perf_counter()
-    try:
-        model.component.load()
-    except Exception as error:
-        raise StartupError(f"{model.component.name}.load() raised {type(error).__name__}: {error}") from None
-    model.load_seconds += time.perf_counter() - started
-    logger.info("loaded %s as %s in %.3fs", settings.interface_name, settings.service_type, model.load_seconds)
+    model.load()
     return model
 
 
