@@ -255,34 +255,28 @@ class GrpcServer:
 
     async def stop(self, grace: float | None = None) -> None:
         """NOT_SERVING for good, refuse new calls, let calls in flight finish for ``grace`` seconds."""
+        await self.set_serving(False)
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
 
-    async def wait_for_termination(self) -> None:
-        await self.server.wait_for_termination()
 
-
-async def start_grpc_server(
-    handlers: SeldonHandlers, settings: Settings, host: str | None = None, port: int | None = None
-) -> GrpcServer:
-    """Build, bind (``settings.host``/``grpc_port`` unless given) and start a server on the running loop."""
+async def start_grpc_server(handlers: SeldonHandlers, settings: Settings) -> GrpcServer:
+    """Build, bind (``settings.host``/``grpc_port``) and start a server on the running loop."""
     server = GrpcServer(handlers, settings)
-    server.bind(settings.host if host is None else host, settings.grpc_port if port is None else port)
+    server.bind(settings.host, settings.grpc_port)
     await server.start()
     return server
 
 
-async def serve_async(model: LoadedModel, settings: Settings, stop: asyncio.Event | None = None) -> None:
-    """Serve gRPC until ``stop`` is set (or SIGTERM/SIGINT), then drain for ``graceful_timeout``."""
+async def serve_async(model: LoadedModel, settings: Settings) -> None:
+    """Serve gRPC until SIGTERM or SIGINT, then drain for ``graceful_timeout``."""
     plane = DataPlane(model, settings)
     server = await start_grpc_server(grpc_handlers(plane, settings), settings)
     logger.info("serving %s: gRPC on %s", settings.interface_name, address(settings.host, server.port or 0))
-    if stop is None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
     await stop.wait()
     plane.draining = True
-    await server.set_serving(False)
     await server.stop(settings.graceful_timeout)

@@ -76,7 +76,6 @@ async def serve_all(model: LoadedModel, settings: Settings) -> None:
         web.should_exit = True
         draining = [web_task]
         if grpc_server is not None:
-            await grpc_server.set_serving(False)
             draining.append(asyncio.ensure_future(grpc_server.stop(settings.graceful_timeout)))
         await asyncio.gather(*draining)
     finally:
