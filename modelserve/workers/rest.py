@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import socket
 from types import FrameType
@@ -16,6 +17,9 @@ if TYPE_CHECKING:
     from modelserve.workers.supervisor import Slot, Supervisor
 
 
+ACCEPTED_GRACE = 0.05  # seconds
+
+
 class DrainingServer(uvicorn.Server):
     """uvicorn's server, telling the data plane it drains as soon as the stop signal comes."""
 
@@ -26,6 +30,15 @@ class DrainingServer(uvicorn.Server):
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         self.plane.draining = True
         super().handle_exit(sig, frame)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # uvicorn closes every connection that has no request under way.  One accepted a
+        # moment ago usually has its request on the wire already: stop accepting, give
+        # such requests a moment to arrive (and be answered), then shut down.
+        for server in self.servers:
+            server.close()
+        await asyncio.sleep(ACCEPTED_GRACE)
+        await super().shutdown(sockets)
 
 
 def run_rest_worker(supervisor: Supervisor, slot: Slot) -> int:

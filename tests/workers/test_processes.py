@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import concurrent.futures
+import http.client
+import json
 import os
 import signal
 import socket
@@ -91,11 +93,13 @@ def test_a_killed_worker_is_replaced(start_server) -> None:  # type: ignore[no-u
 def test_sigterm_under_load_finishes_accepted_requests(start_server) -> None:  # type: ignore[no-untyped-def]
     server = start_server("PidModel", "--workers", "2", "--grpc-workers", "0", "--threads", "4")
     workers = children(server.proc.pid)
-    with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        calls = [pool.submit(predict, server, "sleep:0.5") for _ in range(8)]
-        time.sleep(0.25)  # every call is accepted and running
-        os.kill(server.proc.pid, signal.SIGTERM)
-        answers = [call.result() for call in calls]
+    # Every request is sent before the signal (http.client: no per-client set-up to race with).
+    connections = [http.client.HTTPConnection("127.0.0.1", server.http_port, timeout=10) for _ in range(8)]
+    for connection in connections:
+        connection.request("POST", "/predict", '{"strData": "sleep:0.5"}', {"Content-Type": "application/json"})
+    time.sleep(0.25)  # every call is accepted and running
+    os.kill(server.proc.pid, signal.SIGTERM)
+    answers = [json.loads(connection.getresponse().read())["jsonData"] for connection in connections]
     assert len(answers) == 8
     assert server.proc.wait(15) == 0
     assert not any(os.path.exists(f"/proc/{pid}") and children(pid) is not None for pid in workers
@@ -217,5 +221,6 @@ def test_a_killed_grpc_worker_is_replaced(start_server) -> None:  # type: ignore
     assert len(pids) == 2
     victim = pids.pop()
     os.kill(victim, signal.SIGKILL)
+    assert wait_for(lambda: not _alive(victim))  # a connection queued on the victim dies with it
     assert all(pid_over_grpc() != victim for _ in range(30))  # nothing fails: the other worker answers
     assert wait_for(lambda: len(children(server.proc.pid)) == 3 and victim not in children(server.proc.pid))
