@@ -45,7 +45,7 @@ unit: venv $(BENCH_TOOLS)
 	$(BIN)/pytest -q
 
 conformance: venv
-	$(BIN)/python scripts/conformance.py seldon --transports rest,startup,grpc,process
+	$(BIN)/python scripts/conformance.py seldon --transports rest,startup,grpc,process,metrics
 
 ## benchmarks against the peers (bench/run.py; each peer is installed into bench/.venvs/<peer>)
 bench: venv $(BENCH_TOOLS)

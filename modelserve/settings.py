@@ -252,6 +252,15 @@ OPTIONS: tuple[Option, ...] = (
         "Path of the Prometheus metrics on the metrics port.",
     ),
     Option(
+        "builtin_metrics",
+        "--builtin-metrics",
+        ("MODELSERVE_BUILTIN_METRICS",),
+        True,
+        parse_bool,
+        "Record the built-in request metrics (modelserve_*); 0 leaves only the custom ones, as the original.",
+        "BOOL",
+    ),
+    Option(
         "payload_passthrough",
         None,
         ("PAYLOAD_PASSTHROUGH",),
@@ -377,6 +386,7 @@ class Settings:
     single_threaded: bool = False
     filter_metrics_access_logs: bool | None = None
     metrics_endpoint: str = "/metrics"
+    builtin_metrics: bool = True
     payload_passthrough: bool = False
     include_metrics_in_response: bool = True
     model_metadata: str | None = None

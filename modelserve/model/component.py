@@ -27,6 +27,7 @@ from modelserve.errors import (
     from_user_exception,
     is_not_implemented_signal,
 )
+from modelserve.metrics.recorder import check_metric_names
 
 logger = logging.getLogger(__name__)
 
@@ -304,6 +305,9 @@ def validate_metrics(metrics: Any) -> None:
             or not isinstance(metric.get("tags", {}), dict)
         ):
             raise ServingError(f"Bad metric created during request: {metric!r}", 500, BAD_METRIC)
+        problem = check_metric_names(metric)
+        if problem is not None:
+            raise ServingError(f"Bad metric created during request: {problem}", 500, BAD_METRIC)
 
 
 def label_metrics(metrics: list[dict[str, Any]], method_tag: str) -> list[dict[str, Any]]:

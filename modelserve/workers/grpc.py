@@ -14,13 +14,14 @@ def run_grpc_worker(supervisor: Supervisor, slot: Slot) -> int:
     import uvloop
 
     from modelserve.grpc.server import serve_async
+    from modelserve.metrics import open_metrics
 
     model, settings = supervisor.model, supervisor.settings
     assert model is not None
     model.load()
     model.component.set_threads(settings.grpc_user_threads)
     try:
-        uvloop.run(serve_async(model, settings))
+        uvloop.run(serve_async(model, settings, open_metrics(supervisor.metrics_dir, settings)))
     finally:
         model.component.close()
     return 0

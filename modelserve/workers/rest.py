@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import uvicorn
 
 from modelserve.dataplane import DataPlane
+from modelserve.metrics import open_metrics
 from modelserve.server import build_rest_app, uvicorn_config
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ class DrainingServer(uvicorn.Server):
         self.plane = plane
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        self.plane.draining = True
+        self.plane.drain()
         super().handle_exit(sig, frame)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
@@ -46,7 +47,7 @@ def run_rest_worker(supervisor: Supervisor, slot: Slot) -> int:
     assert model is not None and isinstance(supervisor.rest_socket, socket.socket)
     model.load()
     model.component.set_threads(settings.user_threads, serial=settings.single_threaded)
-    app = build_rest_app(model, settings)
+    app = build_rest_app(model, settings, open_metrics(supervisor.metrics_dir, settings))
     config = uvicorn_config(app, settings)
     config.limit_max_requests = supervisor.max_requests_for_worker()
     DrainingServer(config, app.handlers.plane).run(sockets=[supervisor.rest_socket])

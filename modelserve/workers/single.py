@@ -18,7 +18,8 @@ from typing import Any
 import uvicorn
 
 from modelserve.errors import StartupError
-from modelserve.metrics import MetricsApp
+from modelserve.metrics import Aggregator, Exposition, make_directory, open_metrics, remove_directory
+from modelserve.metrics.app import MetricsApp
 from modelserve.model import LoadedModel, load_model
 from modelserve.server import PortRouter, bind, build_rest_app, uvicorn_config
 from modelserve.settings import Settings
@@ -40,18 +41,21 @@ def run_single(settings: Settings) -> int:
     if settings.http_port == settings.metrics_port:
         raise StartupError(f"the HTTP and metrics ports must differ (both {settings.http_port})")
     model = load_model(settings)
+    directory = make_directory()
     try:
-        uvloop.run(serve_all(model, settings))
+        uvloop.run(serve_all(model, settings, directory))
     finally:
         model.component.close()
+        remove_directory(directory)
     return 0
 
 
-async def serve_all(model: LoadedModel, settings: Settings) -> None:
-    rest = build_rest_app(model, settings)
+async def serve_all(model: LoadedModel, settings: Settings, metrics_dir: str) -> None:
+    rest = build_rest_app(model, settings, open_metrics(metrics_dir, settings))
     plane = rest.handlers.plane
     sockets = [bind(settings.host, settings.http_port), bind(settings.host, settings.metrics_port)]
-    app = PortRouter({settings.http_port: rest, settings.metrics_port: MetricsApp(settings.metrics_endpoint)})
+    render = Exposition(Aggregator(metrics_dir)).render
+    app = PortRouter({settings.http_port: rest, settings.metrics_port: MetricsApp(settings.metrics_endpoint, render)})
     web = _Uvicorn(uvicorn_config(app, settings))
     grpc_server: Any = None
     if settings.grpc_workers > 0:
@@ -72,7 +76,7 @@ async def serve_all(model: LoadedModel, settings: Settings) -> None:
     stop_task = asyncio.create_task(stop.wait())
     try:
         await asyncio.wait((web_task, stop_task), return_when=asyncio.FIRST_COMPLETED)
-        plane.draining = True
+        plane.drain()
         web.should_exit = True
         draining = [web_task]
         if grpc_server is not None:

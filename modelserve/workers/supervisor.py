@@ -12,7 +12,7 @@ Lifecycle:
 5. on SIGTERM or SIGINT: stop listening, ask every worker to drain (SIGTERM), wait up
    to ``--graceful-timeout``, kill what is left, exit 0 with every port free.
 
-The supervisor also answers the metrics port.  It runs no threads and no event loop,
+The supervisor also answers the metrics port, merging what every worker recorded.  It runs no threads and no event loop,
 so forking a replacement worker at any time is safe.
 """
 
@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from modelserve.errors import StartupError
+from modelserve.metrics import Aggregator, Exposition, make_directory, remove_directory
 from modelserve.model import LoadedModel, build_model
 from modelserve.server import bind
 from modelserve.settings import Settings
@@ -64,9 +65,12 @@ WorkerTarget = Callable[["Supervisor", Slot], int]
 
 
 class Supervisor:
-    def __init__(self, settings: Settings, render_metrics: Callable[[str], tuple[bytes, str]]):
+    def __init__(self, settings: Settings):
         self.settings = settings
-        self.render_metrics = render_metrics
+        # Every worker records into its own file here; the metrics port merges them.
+        self.metrics_dir = make_directory()
+        self.aggregator = Aggregator(self.metrics_dir)
+        self.render_metrics: Callable[[str], tuple[bytes, str]] = Exposition(self.aggregator).render
         self.model: LoadedModel | None = None
         self.rest_socket: socket.socket | None = None
         self.grpc_reservation: socket.socket | None = None
@@ -81,6 +85,14 @@ class Supervisor:
     # -- start
 
     def run(self, targets: dict[str, WorkerTarget]) -> int:
+        try:
+            self._start(targets)
+            self._loop()
+        finally:
+            self._cleanup()
+        return self.exit_code
+
+    def _start(self, targets: dict[str, WorkerTarget]) -> None:
         self._targets = targets
         settings = self.settings
         self.rest_socket = bind(settings.host, settings.http_port)
@@ -101,13 +113,8 @@ class Supervisor:
             settings.interface_name, settings.host, settings.http_port, settings.workers, settings.host,
             settings.grpc_port, settings.grpc_workers, settings.metrics_port, settings.metrics_endpoint,
         )
-        try:
-            for slot in self.slots:
-                self._spawn(slot)
-            self._loop()
-        finally:
-            self._cleanup()
-        return self.exit_code
+        for slot in self.slots:
+            self._spawn(slot)
 
     def _install_signals(self) -> None:
         read_fd, write_fd = os.pipe()
@@ -231,6 +238,8 @@ class Supervisor:
                 self._worker_exited(slot, status)
 
     def _worker_exited(self, slot: Slot, status: int) -> None:
+        if slot.pid is not None:
+            self.aggregator.retire(slot.pid)
         slot.pid = None
         code = os.waitstatus_to_exitcode(status)
         lived = time.monotonic() - slot.started
@@ -289,6 +298,7 @@ class Supervisor:
                     os.waitpid(slot.pid, 0)
                 except ChildProcessError:
                     pass
+                self.aggregator.retire(slot.pid)
                 slot.pid = None
         if self.metrics is not None:
             self.metrics.close(self._selector)
@@ -303,6 +313,7 @@ class Supervisor:
             os.close(self._wakeup[1])
         for signum in _HANDLED_SIGNALS:
             signal.signal(signum, signal.SIG_DFL)
+        remove_directory(self.metrics_dir)
 
 
 def _note_signal(signum: int, frame: object) -> None:
