@@ -20,6 +20,7 @@ summed over every worker (``worker_id="all"``) rather than one per worker.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Sequence
 from typing import Any
 
@@ -52,6 +53,9 @@ TIMER_BUCKETS = (
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 SIZE_BUCKETS = tuple(float(64 * 4**i) for i in range(12))  # 64 B .. 256 MiB
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+# Where a histogram's sum is, after its buckets and the +Inf bucket (see store.Histogram).
+_LATENCY_SUM = len(LATENCY_BUCKETS) + 1
+_SIZE_SUM = len(SIZE_BUCKETS) + 1
 
 _METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
@@ -93,48 +97,65 @@ def predictor_version(labels_json: str | None) -> str:
 class Route:
     """The built-in series of one endpoint; ``finish`` (or ``done``) records a request.
 
-    Series are made on an endpoint's first request, so unused routes export nothing.
+    This runs for every request, so it writes the store's slots directly rather than
+    through the children's methods (a third of the cost).  Series are made on an
+    endpoint's first request, so unused routes export nothing.
     """
 
-    __slots__ = ("_durations", "_in_flight", "_labels", "_metrics", "_request_size", "_response_size")
+    __slots__ = ("_by_status", "_gauge", "_gauge_slot", "_labels", "_metrics", "_sizes")
 
     def __init__(self, metrics: ServerMetrics, transport: str, protocol: str, endpoint: str):
         assert metrics.in_flight is not None
         self._metrics = metrics
         self._labels = (transport, protocol, endpoint)
-        self._durations: dict[Any, Any] = {}
-        self._in_flight = metrics.in_flight.labels(transport)
-        self._request_size: Any = None
-        self._response_size: Any = None
+        gauge = metrics.in_flight.labels(transport)
+        self._gauge, self._gauge_slot = gauge.values, gauge.slot
+        self._by_status: dict[Any, tuple[Any, int]] = {}  # status -> (values, first slot)
+        self._sizes: tuple[Any, int, Any, int] | None = None  # request's, response's (values, first slot)
 
     def start(self) -> None:
-        self._in_flight.inc()
+        self._gauge[self._gauge_slot] += 1.0
 
     def finish(self, status: Any, seconds: float, request_bytes: int, response_bytes: int) -> None:
-        self.done(status, seconds)
-        self.request_size(request_bytes)
-        self.response_size(response_bytes)
+        self._gauge[self._gauge_slot] -= 1.0
+        values, slot = self._by_status.get(status) or self._add_status(status)
+        values[slot + bisect_left(LATENCY_BUCKETS, seconds)] += 1.0
+        values[slot + _LATENCY_SUM] += seconds
+        values, slot, response_values, response_slot = self._sizes or self._add_sizes()
+        values[slot + bisect_left(SIZE_BUCKETS, request_bytes)] += 1.0
+        values[slot + _SIZE_SUM] += request_bytes
+        response_values[response_slot + bisect_left(SIZE_BUCKETS, response_bytes)] += 1.0
+        response_values[response_slot + _SIZE_SUM] += response_bytes
 
     def done(self, status: Any, seconds: float) -> None:
         """A request answered (its sizes recorded apart, as gRPC's (de)serializers see them)."""
-        self._in_flight.dec()
-        durations = self._durations.get(status)
-        if durations is None:
-            assert self._metrics.durations is not None
-            durations = self._durations[status] = self._metrics.durations.labels(*self._labels, str(status))
-        durations.observe(seconds)
+        self._gauge[self._gauge_slot] -= 1.0
+        values, slot = self._by_status.get(status) or self._add_status(status)
+        values[slot + bisect_left(LATENCY_BUCKETS, seconds)] += 1.0
+        values[slot + _LATENCY_SUM] += seconds
 
     def request_size(self, size: int) -> None:
-        if self._request_size is None:
-            assert self._metrics.request_size is not None
-            self._request_size = self._metrics.request_size.labels(*self._labels)
-        self._request_size.observe(size)
+        values, slot, _, _ = self._sizes or self._add_sizes()
+        values[slot + bisect_left(SIZE_BUCKETS, size)] += 1.0
+        values[slot + _SIZE_SUM] += size
 
     def response_size(self, size: int) -> None:
-        if self._response_size is None:
-            assert self._metrics.response_size is not None
-            self._response_size = self._metrics.response_size.labels(*self._labels)
-        self._response_size.observe(size)
+        _, _, values, slot = self._sizes or self._add_sizes()
+        values[slot + bisect_left(SIZE_BUCKETS, size)] += 1.0
+        values[slot + _SIZE_SUM] += size
+
+    def _add_status(self, status: Any) -> tuple[Any, int]:
+        assert self._metrics.durations is not None
+        child = self._metrics.durations.labels(*self._labels, str(status))
+        entry = self._by_status[status] = (child.values, child.slot)
+        return entry
+
+    def _add_sizes(self) -> tuple[Any, int, Any, int]:
+        assert self._metrics.request_size is not None and self._metrics.response_size is not None
+        request = self._metrics.request_size.labels(*self._labels)
+        response = self._metrics.response_size.labels(*self._labels)
+        self._sizes = (request.values, request.slot, response.values, response.slot)
+        return self._sizes
 
 
 class ServerMetrics:

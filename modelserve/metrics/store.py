@@ -156,44 +156,44 @@ class Family:
 
 
 class Counter:
-    __slots__ = ("_slot", "_values")
+    __slots__ = ("slot", "values")
 
     def __init__(self, values: Any, slot: int):
-        self._values, self._slot = values, slot
+        self.values, self.slot = values, slot
 
     def inc(self, amount: float = 1.0) -> None:
-        self._values[self._slot] += amount
+        self.values[self.slot] += amount
 
 
 class Gauge:
     """A value and the time it was set (for gauges whose last value wins)."""
 
-    __slots__ = ("_slot", "_values")
+    __slots__ = ("slot", "values")
 
     def __init__(self, values: Any, slot: int):
-        self._values, self._slot = values, slot
+        self.values, self.slot = values, slot
 
     def inc(self, amount: float = 1.0) -> None:
-        self._values[self._slot] += amount
+        self.values[self.slot] += amount
 
     def dec(self, amount: float = 1.0) -> None:
-        self._values[self._slot] -= amount
+        self.values[self.slot] -= amount
 
     def set(self, value: float) -> None:
-        self._values[self._slot] = value
-        self._values[self._slot + 1] = time.time()
+        self.values[self.slot] = value
+        self.values[self.slot + 1] = time.time()
 
 
 class Histogram:
     """Bucket counts (not cumulative; the last is +Inf), then the sum of observations."""
 
-    __slots__ = ("_bounds", "_slot", "_sum", "_values")
+    __slots__ = ("_bounds", "_sum", "slot", "values")
 
     def __init__(self, values: Any, slot: int, bounds: tuple[float, ...]):
-        self._values, self._slot, self._bounds = values, slot, bounds
+        self.values, self.slot, self._bounds = values, slot, bounds
         self._sum = slot + len(bounds) + 1
 
     def observe(self, value: float) -> None:
-        values = self._values
-        values[self._slot + bisect_left(self._bounds, value)] += 1.0
+        values = self.values
+        values[self.slot + bisect_left(self._bounds, value)] += 1.0
         values[self._sum] += value
