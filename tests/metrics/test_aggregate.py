@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from modelserve.metrics import make_directory
 from modelserve.metrics.aggregate import Aggregator, Exposition
 from modelserve.metrics.store import LAST, MAX, SLOTS, MetricsStore
 
@@ -127,3 +129,16 @@ def test_beyond_the_slots_new_series_are_dropped_not_crashed(tmp_path: Path) -> 
     found = samples(tmp_path)
     assert len(found) == SLOTS
     assert all(value == 1.0 for value in found.values())
+
+
+def test_directories_of_killed_servers_are_removed_by_the_next_one(tmp_path: Path) -> None:
+    exited = subprocess.Popen(["true"])
+    exited.wait()
+    orphan = tmp_path / f"modelserve-metrics-{exited.pid}-abc"
+    orphan.mkdir()
+    (orphan / "1.values").write_bytes(b"")
+    ours = tmp_path / f"modelserve-metrics-{os.getpid()}-def"
+    ours.mkdir()
+    created = make_directory(str(tmp_path))
+    assert not orphan.exists()
+    assert ours.exists() and os.path.isdir(created)
