@@ -24,13 +24,12 @@ GATEWAY = shutil.which("prometheus-pushgateway")
 # counters here once the metrics port serves them.
 EXPECTED_METRICS = ("process_cpu_seconds_total", "python_info")
 
-pytestmark = pytest.mark.skipif(GATEWAY is None, reason="needs prometheus-pushgateway (make unit installs it)")
 
 
 class PushGateway:
     def __init__(self, port: int = 0):
         self.port = port or free_port()
-        assert GATEWAY is not None
+        assert GATEWAY is not None, "prometheus-pushgateway is not installed (make unit installs it)"
         self.proc = subprocess.Popen(
             [GATEWAY, f"--web.listen-address=127.0.0.1:{self.port}", "--persistence.file=", "--log.level=warn"],
             stdout=subprocess.DEVNULL,
