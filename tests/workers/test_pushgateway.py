@@ -4,6 +4,7 @@ started by the tests on a free port; what was pushed is read back from its API."
 from __future__ import annotations
 
 import json
+import selectors
 import shutil
 import signal
 import socket
@@ -16,6 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
+from modelserve.pushgateway import SelectorPusher
+from modelserve.settings import Settings
 from tests.conftest import RunningServer, free_port
 
 GATEWAY = shutil.which("prometheus-pushgateway")
@@ -189,3 +192,27 @@ def test_a_bad_gateway_url_fails_the_start() -> None:
         assert "PUSHGATEWAY_URL" in server.output() and "only http://" in server.output()
     finally:
         server.stop()
+
+
+def test_a_large_exposition_is_sent_in_full(gateway: PushGateway) -> None:
+    """The supervisor's non-blocking client with a body far larger than a socket buffer."""
+    series = 30000
+    body = "# TYPE big_gauge gauge\n" + "".join(f'big_gauge{{n="{i}"}} {i}\n' for i in range(series))
+
+    def render(accept: str) -> tuple[bytes, str]:
+        return body.encode(), "text/plain; version=0.0.4; charset=utf-8"
+
+    settings = Settings.load("BigModel", {"pushgateway_url": f"127.0.0.1:{gateway.port}"}, {})
+    pusher = SelectorPusher(settings, render)
+    with selectors.DefaultSelector() as selector:
+        pusher.tick(selector, time.monotonic())
+        assert pusher.exchange is not None
+        deadline = time.monotonic() + 20
+        while pusher.exchange is not None and time.monotonic() < deadline:
+            for key, _ in selector.select(pusher.wait(time.monotonic())):
+                key.data(selector)
+            pusher.tick(selector, time.monotonic())
+    assert len(body) > 500_000
+    assert pusher.streak.pushes == 1 and not pusher.streak.failing
+    group = gateway.group("BigModel")
+    assert group is not None and len(group["big_gauge"]["metrics"]) == series
