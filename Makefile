@@ -41,7 +41,14 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy modelserve
 
-unit: venv $(BENCH_TOOLS)
+## tools the tests start: a real Prometheus push gateway (tests/workers/test_pushgateway.py)
+TEST_TOOLS := $(VENV)/.test-tools
+$(TEST_TOOLS): $(STAMP)
+	command -v prometheus-pushgateway >/dev/null || \
+		{ apt-get update && apt-get install -y prometheus-pushgateway; }
+	touch $(TEST_TOOLS)
+
+unit: venv $(BENCH_TOOLS) $(TEST_TOOLS)
 	$(BIN)/pytest -q
 
 conformance: venv

@@ -75,7 +75,7 @@ def uvicorn_config(app: Any, settings: Settings) -> uvicorn.Config:
         http="httptools",
         lifespan="off",
         log_config=None,
-        access_log=settings.access_log,
+        access_log=False,  # ours (modelserve/access_log.py) has the duration and the worker
         timeout_keep_alive=max(1, settings.keepalive),
         server_header=False,
         timeout_graceful_shutdown=int(settings.graceful_timeout),

@@ -18,6 +18,7 @@ from typing import Any
 
 SERVICE_TYPES = ("MODEL", "ROUTER", "TRANSFORMER", "OUTPUT_TRANSFORMER", "COMBINER", "OUTLIER_DETECTOR")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("text", "json")
 
 _TRUE = {"1", "true", "t", "yes", "y", "on"}
 _FALSE = {"0", "false", "f", "no", "n", "off", ""}
@@ -65,6 +66,23 @@ def _choice(*choices: str) -> Callable[[str], str]:
         return value
 
     return convert
+
+
+def _lower_choice(*choices: str) -> Callable[[str], str]:
+    def convert(text: str) -> str:
+        value = text.strip().lower()
+        if value not in choices:
+            raise ValueError(f"{text!r} is not one of {', '.join(choices)}")
+        return value
+
+    return convert
+
+
+def _pushgateway_url(text: str) -> str:
+    from modelserve.pushgateway import parse_url
+
+    parse_url(text)  # a clear error at start-up, not at the first push
+    return text.strip()
 
 
 def _log_level(text: str) -> str:
@@ -150,6 +168,15 @@ OPTIONS: tuple[Option, ...] = (
         _log_level,
         "Log level: DEBUG, INFO, WARNING, ERROR.",
         "LEVEL",
+    ),
+    Option(
+        "log_format",
+        "--log-format",
+        ("MODELSERVE_LOG_FORMAT",),
+        "text",
+        _lower_choice(*LOG_FORMATS),
+        "Log format: text, or json (one JSON object per line, for log collectors).",
+        "FORMAT",
     ),
     Option(
         "debug",
@@ -242,6 +269,33 @@ OPTIONS: tuple[Option, ...] = (
         None,
         parse_bool,
         "Leave metrics scrapes out of the access log (default: on unless --debug).",
+    ),
+    Option(
+        "pushgateway_enabled",
+        "--pushgateway-enabled",
+        ("PUSHGATEWAY_ENABLED",),
+        False,
+        parse_bool,
+        "Push the metrics to a Prometheus push gateway periodically and on shutdown.",
+        is_flag=True,
+    ),
+    Option(
+        "pushgateway_url",
+        "--pushgateway-url",
+        ("PUSHGATEWAY_URL",),
+        "localhost:9091",
+        _pushgateway_url,
+        "Push gateway: host:port or http://host:port[/prefix].",
+        "URL",
+    ),
+    Option(
+        "pushgateway_push_interval",
+        "--pushgateway-push-interval",
+        ("PUSHGATEWAY_PUSH_INTERVAL_SEC",),
+        30.0,
+        _positive_float,
+        "Seconds between two pushes to the push gateway.",
+        "SECONDS",
     ),
     Option(
         "metrics_endpoint",
@@ -372,6 +426,7 @@ class Settings:
     service_type: str = "MODEL"
     parameters: list[Any] = field(default_factory=list)
     log_level: str = "INFO"
+    log_format: str = "text"
     debug: bool = False
     tracing: bool = False
     workers: int = 1
@@ -385,6 +440,9 @@ class Settings:
     pidfile: str | None = None
     single_threaded: bool = False
     filter_metrics_access_logs: bool | None = None
+    pushgateway_enabled: bool = False
+    pushgateway_url: str = "localhost:9091"
+    pushgateway_push_interval: float = 30.0
     metrics_endpoint: str = "/metrics"
     builtin_metrics: bool = True
     payload_passthrough: bool = False

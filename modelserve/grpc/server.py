@@ -27,6 +27,7 @@ from google.protobuf import json_format
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2
 
+from modelserve import access_log
 from modelserve.codecs.seldon_proto import SeldonProtoCodec
 from modelserve.dataplane import DataPlane
 from modelserve.errors import NOT_IMPLEMENTED, ServingError, StartupError
@@ -267,6 +268,8 @@ class GrpcServer:
         self.servicer = SeldonServicer(handlers, handlers.wire)
         register = getattr(self.server, "add_registered_method_handlers", None)  # grpcio 1.63+: faster lookup
         for service, methods in self.servicer.method_handlers().items():
+            if settings.access_log:
+                methods = access_log.grpc_methods(service, methods)
             self.server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, methods),))
             if register is not None:
                 register(service, methods)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import uvicorn
 
+from modelserve.access_log import AccessLogApp
 from modelserve.dataplane import DataPlane
 from modelserve.metrics import open_metrics
 from modelserve.server import build_rest_app, uvicorn_config
@@ -48,7 +49,7 @@ def run_rest_worker(supervisor: Supervisor, slot: Slot) -> int:
     model.load()
     model.component.set_threads(settings.user_threads, serial=settings.single_threaded)
     app = build_rest_app(model, settings, open_metrics(supervisor.metrics_dir, settings))
-    config = uvicorn_config(app, settings)
+    config = uvicorn_config(AccessLogApp(app) if settings.access_log else app, settings)
     config.limit_max_requests = supervisor.max_requests_for_worker()
     DrainingServer(config, app.handlers.plane).run(sockets=[supervisor.rest_socket])
     # Drained: a second SIGTERM (the supervisor's, after a signal sent to the whole

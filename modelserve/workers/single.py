@@ -17,10 +17,13 @@ from typing import Any
 
 import uvicorn
 
+from modelserve import logs
+from modelserve.access_log import AccessLogApp
 from modelserve.errors import StartupError
 from modelserve.metrics import Aggregator, Exposition, make_directory, open_metrics, remove_directory
 from modelserve.metrics.app import MetricsApp
 from modelserve.model import LoadedModel, load_model
+from modelserve.pushgateway import AsyncPusher
 from modelserve.server import PortRouter, bind, build_rest_app, uvicorn_config
 from modelserve.settings import Settings
 
@@ -38,6 +41,7 @@ class _Uvicorn(uvicorn.Server):
 def run_single(settings: Settings) -> int:
     import uvloop
 
+    logs.set_worker("single")
     if settings.http_port == settings.metrics_port:
         raise StartupError(f"the HTTP and metrics ports must differ (both {settings.http_port})")
     model = load_model(settings)
@@ -55,7 +59,13 @@ async def serve_all(model: LoadedModel, settings: Settings, metrics_dir: str) ->
     plane = rest.handlers.plane
     sockets = [bind(settings.host, settings.http_port), bind(settings.host, settings.metrics_port)]
     render = Exposition(Aggregator(metrics_dir)).render
-    app = PortRouter({settings.http_port: rest, settings.metrics_port: MetricsApp(settings.metrics_endpoint, render)})
+    metrics: Any = MetricsApp(settings.metrics_endpoint, render)
+    web_app: Any = rest
+    if settings.access_log:
+        web_app = AccessLogApp(rest)
+        if not settings.filter_metrics_logs:
+            metrics = AccessLogApp(metrics)
+    app = PortRouter({settings.http_port: web_app, settings.metrics_port: metrics})
     web = _Uvicorn(uvicorn_config(app, settings))
     grpc_server: Any = None
     if settings.grpc_workers > 0:
@@ -73,6 +83,9 @@ async def serve_all(model: LoadedModel, settings: Settings, metrics_dir: str) ->
         settings.metrics_port, settings.metrics_endpoint,
     )
     web_task = asyncio.create_task(web.serve(sockets=sockets))
+    pusher = AsyncPusher(settings, render) if settings.pushgateway_enabled else None
+    if pusher is not None:
+        pusher.start()
     stop_task = asyncio.create_task(stop.wait())
     try:
         await asyncio.wait((web_task, stop_task), return_when=asyncio.FIRST_COMPLETED)
@@ -82,6 +95,8 @@ async def serve_all(model: LoadedModel, settings: Settings, metrics_dir: str) ->
         if grpc_server is not None:
             draining.append(asyncio.ensure_future(grpc_server.stop(settings.graceful_timeout)))
         await asyncio.gather(*draining)
+        if pusher is not None:
+            await pusher.stop()  # drained: the final counts are in
     finally:
         stop_task.cancel()
         for sock in sockets:

@@ -30,9 +30,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from modelserve import logs
 from modelserve.errors import StartupError
 from modelserve.metrics import Aggregator, Exposition, make_directory, remove_directory
 from modelserve.model import LoadedModel, build_model
+from modelserve.pushgateway import SelectorPusher
 from modelserve.server import bind
 from modelserve.settings import Settings
 from modelserve.workers.metrics_server import MetricsServer
@@ -75,6 +77,7 @@ class Supervisor:
         self.rest_socket: socket.socket | None = None
         self.grpc_reservation: socket.socket | None = None
         self.metrics: MetricsServer | None = None
+        self.pusher: SelectorPusher | None = None
         self.slots: list[Slot] = []
         self.stopping = False
         self.exit_code = 0
@@ -88,6 +91,8 @@ class Supervisor:
         try:
             self._start(targets)
             self._loop()
+            if self.pusher is not None:
+                self.pusher.push_final()  # the workers are gone: their final counts are in
         finally:
             self._cleanup()
         return self.exit_code
@@ -95,13 +100,19 @@ class Supervisor:
     def _start(self, targets: dict[str, WorkerTarget]) -> None:
         self._targets = targets
         settings = self.settings
+        logs.set_worker("supervisor")
         self.rest_socket = bind(settings.host, settings.http_port)
         if settings.grpc_workers > 0:
             self.grpc_reservation = bind(settings.host, settings.grpc_port, listen=False)
         metrics_socket = bind(settings.host, settings.metrics_port)
         self.metrics = MetricsServer(
-            metrics_socket, settings.metrics_endpoint, self.render_metrics, log_scrapes=not settings.filter_metrics_logs
+            metrics_socket,
+            settings.metrics_endpoint,
+            self.render_metrics,
+            log_scrapes=settings.access_log and not settings.filter_metrics_logs,
         )
+        if settings.pushgateway_enabled:
+            self.pusher = SelectorPusher(settings, self.render_metrics)
         self.model = build_model(settings)
         if not settings.load_in_worker:
             self.model.load()
@@ -155,6 +166,9 @@ class Supervisor:
                 os.close(self._wakeup[1])
             if self.metrics is not None:
                 self.metrics.close()
+            if self.pusher is not None:
+                self.pusher.close_after_fork()
+            logs.set_worker(slot.name)
             if self.grpc_reservation is not None:
                 self.grpc_reservation.close()
             if slot.kind != "rest" and self.rest_socket is not None:
@@ -191,6 +205,8 @@ class Supervisor:
                 key.data(self._selector)
             self.metrics.expire(self._selector)
             now = time.monotonic()
+            if self.pusher is not None and not self.stopping:
+                self.pusher.tick(self._selector, now)
             if self.stopping:
                 if deadline is None:
                     deadline = now + self.settings.graceful_timeout + 1.0
@@ -207,6 +223,8 @@ class Supervisor:
     def _next_timeout(self, deadline: float | None) -> float:
         now = time.monotonic()
         waits = [1.0]
+        if self.pusher is not None and not self.stopping:
+            waits.append(self.pusher.wait(now))
         if deadline is not None:
             waits.append(max(0.0, deadline - now))
         waits += [max(0.0, s.restart_at - now) for s in self.slots if s.pid is None and s.restart_at is not None]
