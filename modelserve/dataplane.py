@@ -10,18 +10,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from modelserve.batching import Batcher, OnBatch
 from modelserve.model import LoadedModel
-from modelserve.model.component import METRIC_METHOD_TAG, Component, Outcome, label_metrics
+from modelserve.model.component import METRIC_METHOD_TAG, PREDICT, Component, Outcome, label_metrics
 from modelserve.settings import Settings
 
 
 class DataPlane:
-    def __init__(self, model: LoadedModel, settings: Settings):
+    def __init__(self, model: LoadedModel, settings: Settings, on_batch: OnBatch | None = None):
         self.component: Component = model.component
         self.metadata = model.metadata
         self.settings = settings
         self.ready = True  # the model is loaded before a data plane is built
         self.draining = False
+        self.batcher: Batcher | None = None
+        if settings.batching and self.component.has(PREDICT):
+            # Decided once: without batching, infer below is the request path, untouched.
+            self.batcher = Batcher(self.component, settings.max_batch_size, settings.max_batch_time_ms / 1000, on_batch)
+            self.infer = self._infer_batching  # type: ignore[method-assign]
 
     @property
     def healthy(self) -> bool:
@@ -29,6 +35,13 @@ class DataPlane:
 
     async def infer(self, verb: str, X: Any, names: list[str], meta: dict[str, Any] | None) -> Outcome:
         """predict, transform_input, transform_output, route or health_status."""
+        return await self.component.invoke(verb, X, names, meta)
+
+    async def _infer_batching(self, verb: str, X: Any, names: list[str], meta: dict[str, Any] | None) -> Outcome:
+        """``infer`` with --max-batch-size: predict calls go through the batcher."""
+        if verb == PREDICT:
+            assert self.batcher is not None
+            return await self.batcher.predict(X, names, meta)
         return await self.component.invoke(verb, X, names, meta)
 
     async def raw(self, verb: str, message: Any) -> tuple[bool, Any]:

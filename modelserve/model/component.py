@@ -93,6 +93,7 @@ class Component:
         self._class_names_is_method = callable(getattr(user, "class_names", None))
         self._has_class_names = hasattr(user, "class_names")
         self._executor = ThreadPoolExecutor(user_threads, "user-call") if user_threads > 1 else None
+        self.concurrency = 1 if serial else max(1, user_threads)  # user calls that may run at once
         # --single-threaded: plain methods already run one at a time on the loop's thread;
         # this lock keeps async ones from interleaving at their awaits.
         self._serial = asyncio.Lock() if serial else None
@@ -102,6 +103,9 @@ class Component:
 
     def has(self, verb: str) -> bool:
         return self._methods[verb] is not None
+
+    def takes_meta(self, verb: str) -> bool:
+        return self._takes_meta[verb]
 
     def raw_method(self, verb: str) -> Method | None:
         return self._raw_methods[verb]
@@ -260,6 +264,7 @@ class Component:
         self.close()
         self._executor = ThreadPoolExecutor(user_threads, "user-call") if user_threads > 1 else None
         self._serial = asyncio.Lock() if serial else None
+        self.concurrency = 1 if serial else max(1, user_threads)
 
     def close(self) -> None:
         if self._executor is not None:
