@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import grpc
+import httpx
 import numpy as np
 import pytest
 
@@ -15,6 +19,8 @@ from modelserve.errors import ServingError
 from modelserve.model import build_model
 from modelserve.model.component import PREDICT, TRANSFORM_INPUT, Component, Outcome
 from modelserve.settings import Settings
+from tests.conftest import RunningServer
+from tests.grpc.conftest import GrpcProcess
 from tests.models.BatchSizeModel import AsyncBatchSizeModel, BatchSizeModel, MetaBatchSizeModel
 
 
@@ -251,3 +257,101 @@ def test_the_data_plane_batches_predict_only_and_only_when_asked() -> None:
 def test_a_batcher_needs_two_or_more(size: int) -> None:
     with pytest.raises(ValueError):
         Batcher(Component(BatchSizeModel(0)), size, 0.005)
+
+
+# ---------------------------------------------------------------- a real server
+
+
+@pytest.fixture(scope="module")
+def batching_server() -> Iterator[GrpcProcess]:
+    server = GrpcProcess("BatchSizeModel", max_batch_size=8, max_batch_time_ms=20, threads=1, grpc_threads=1)
+    try:
+        yield server.wait_ready()
+    finally:
+        server.stop()
+
+
+def rest_predict(server: RunningServer, body: dict[str, Any]) -> httpx.Response:
+    return httpx.post(server.url + "/api/v1.0/predictions", json=body, timeout=30)
+
+
+def concurrently(call: Callable[[Any], Any], inputs: list[Any]) -> list[Any]:
+    with concurrent.futures.ThreadPoolExecutor(len(inputs)) as pool:
+        return list(pool.map(call, inputs))
+
+
+def test_rest_clients_get_merged_calls_and_their_own_answers(batching_server: GrpcProcess) -> None:
+    answers = concurrently(lambda i: rest_predict(batching_server, {"data": {"ndarray": [[i, 0]]}}), list(range(16)))
+    assert all(a.status_code == 200 for a in answers), [a.text for a in answers]
+    data = [a.json()["data"]["ndarray"] for a in answers]
+    assert [d[0][0] for d in data] == list(range(16))
+    sizes = [d[0][1] for d in data]
+    assert max(sizes) > 1 and max(sizes) <= 8
+    assert all(a.json()["meta"]["tags"] == {"model": "batch-size"} for a in answers)
+
+
+def test_rest_mismatched_requests_still_answer_correctly(batching_server: GrpcProcess) -> None:
+    bodies: list[dict[str, Any]] = []
+    for i in range(12):
+        if i % 3 == 0:
+            bodies.append({"data": {"ndarray": [[i, 0, 0]]}})  # three columns
+        elif i % 3 == 1:
+            bodies.append({"data": {"tensor": {"shape": [2, 2], "values": [i, 0, i, 0]}}})
+        else:
+            bodies.append({"strData": f"text {i}"})
+    answers = concurrently(lambda body: rest_predict(batching_server, body), bodies)
+    assert all(a.status_code == 200 for a in answers), [a.text for a in answers]
+    for i, answer in enumerate(answers):
+        body = answer.json()
+        if i % 3 == 0:
+            assert body["data"]["ndarray"][0][0] == i
+        elif i % 3 == 1:
+            values = body["data"]["tensor"]["values"]
+            assert values[0] == i and values[2] == i and body["data"]["tensor"]["shape"] == [2, 2]
+        else:
+            assert body["strData"] == f"text {i}"
+
+
+def test_rest_a_failing_batch_fails_only_its_requests(batching_server: GrpcProcess) -> None:
+    values = [*range(1, 8), -1, *range(8, 16)]
+    answers = concurrently(lambda v: rest_predict(batching_server, {"data": {"ndarray": [[v, 0]]}}), values)
+    failed = [v for v, a in zip(values, answers, strict=True) if a.status_code != 200]
+    assert -1 in failed and len(failed) <= 8
+    for v, answer in zip(values, answers, strict=True):
+        if v in failed:
+            assert answer.status_code == 500
+            assert answer.json()["status"]["info"] == "poisoned batch"
+        else:
+            assert answer.json()["data"]["ndarray"][0][0] == v
+    assert len(failed) < len(values)
+    after = rest_predict(batching_server, {"data": {"ndarray": [[42, 0]]}})  # the worker keeps serving
+    assert after.status_code == 200 and after.json()["data"]["ndarray"] == [[42, 1]]
+
+
+def test_grpc_clients_get_merged_calls_and_their_own_answers(batching_server: GrpcProcess) -> None:
+    def call(i: int) -> Any:
+        return batching_server.call_dict("Model", "Predict", {"data": {"tensor": {"shape": [1, 2], "values": [i, 0]}}})
+
+    answers = concurrently(call, list(range(16)))
+    values = [a["data"]["tensor"]["values"] for a in answers]
+    assert [v[0] for v in values] == list(range(16))
+    assert 1 < max(v[1] for v in values) <= 8
+
+
+def test_grpc_a_failing_batch_fails_only_its_requests(batching_server: GrpcProcess) -> None:
+    def call(v: int) -> Any:
+        try:
+            return batching_server.call_dict("Model", "Predict", {"data": {"ndarray": [[v, 0]]}})
+        except grpc.RpcError as error:
+            return error
+
+    values = [*range(1, 8), -1, *range(8, 16)]
+    answers = concurrently(call, values)
+    failed = [v for v, a in zip(values, answers, strict=True) if isinstance(a, grpc.RpcError)]
+    assert -1 in failed and 0 < len(failed) <= 8 < len(values)
+    for v, answer in zip(values, answers, strict=True):
+        if v in failed:
+            assert answer.code() == grpc.StatusCode.INTERNAL and answer.details() == "poisoned batch"
+        else:
+            assert answer["data"]["ndarray"][0][0] == v
+    assert call(7)["data"]["ndarray"] == [[7, 1]]

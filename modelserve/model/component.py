@@ -266,6 +266,12 @@ class Component:
         self._serial = asyncio.Lock() if serial else None
         self.concurrency = 1 if serial else max(1, user_threads)
 
+    def run_in_thread(self) -> None:
+        """Plain methods run in a thread even with one user call at a time (still one at a
+        time, always on the same thread): the event loop keeps taking requests meanwhile."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, "user-call")
+
     def close(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
