@@ -10,11 +10,9 @@ When a batch goes (adaptive):
   methods run in a thread even with one slot, so that the event loop keeps reading
   requests while the model computes: they queue here and go together;
 - while a slot is free, what is queued goes at the end of the current event-loop
-  iteration: at low load a lone request does not wait.  Only when the model is *hot*
-  (its last batch had more than one request and ended less than ``max_wait`` ago, as
-  under sustained concurrent load, when the clients of that batch are sending their
-  next requests) does a batch wait, until it has as many requests as the last one or its
-  oldest has waited ``max_wait``;
+  iteration: at low load a lone request does not wait, and the requests read in the
+  same iteration go together.  A batch never waits for more while the model could be
+  computing: under load the model stays busy and each batch takes what came meanwhile;
 - while every slot is busy, requests accumulate; a batch goes as soon as a slot frees,
   as soon as it is full (``max_batch_size`` requests), or when its oldest request has
   waited ``max_wait`` (it then queues behind the running calls, at most one such batch
@@ -88,8 +86,6 @@ class Batcher:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
         self._tasks: set[asyncio.Task[None]] = set()
-        self._last_size = 1  # requests in the last batch started
-        self._last_end = float("-inf")  # when the last batch ended (loop time)
 
     @property
     def slots(self) -> int:
@@ -142,7 +138,6 @@ class Batcher:
 
     def _finished(self) -> None:
         self._in_flight -= 1
-        self._last_end = asyncio.get_running_loop().time()
         if self._groups and self._flush_handle is None:
             self._flush_handle = asyncio.get_running_loop().call_soon(self._flush)
 
@@ -164,12 +159,8 @@ class Batcher:
                 del groups[key]
         loop = asyncio.get_running_loop()
         now = loop.time()
-        hot = self._last_size > 1 and now - self._last_end < self.max_wait
         while groups and self._in_flight < self.slots:  # free slots take the oldest
             key = min(groups, key=lambda k: groups[k][0].since)
-            group = groups[key]
-            if hot and len(group) < self._last_size and now - group[0].since < self.max_wait:
-                break  # more are on their way: wait for them (the timer is set below)
             self._start(groups.pop(key))
         if not groups:
             return
@@ -194,7 +185,6 @@ class Batcher:
         if not batch:
             return
         self._in_flight += 1
-        self._last_size = len(batch)
         task = asyncio.ensure_future(self._run(batch))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
