@@ -195,6 +195,22 @@ def test_while_busy_a_batch_goes_when_the_oldest_has_waited_the_max_time() -> No
     assert model.most_at_once == 2
 
 
+def test_while_busy_at_most_one_timed_out_batch_per_slot_waits_in_line() -> None:
+    model, batcher, batches = make(AsyncBatchSizeModel(0.6), size=8, wait=0.05)
+
+    async def main() -> list[Outcome]:
+        return await asyncio.gather(
+            batcher.predict(rows(1), [], None), later(0.01, batcher, rows(2)), later(0.15, batcher, rows(3))
+        )
+
+    answers = asyncio.run(main())
+    assert [size for size, _ in batches] == [1, 1, 1]
+    assert batches[1][1] < 0.4  # handed over at its deadline, while the first call ran
+    assert batches[2][1] >= 0.3  # not before a call ended: one batch was already in line
+    assert model.most_at_once == 2
+    assert [a.data.tolist() for a in answers] == [[[1, 1]], [[2, 1]], [[3, 1]]]
+
+
 def test_while_busy_a_full_batch_goes_at_once() -> None:
     _model, batcher, batches = make(AsyncBatchSizeModel(0.5), size=4, wait=5.0)
 
