@@ -11,13 +11,14 @@ p99 no worse.
 
 from __future__ import annotations
 
+import datetime
 import statistics
 import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import load
+from bench import load, report
 from bench.protocols import PROTOCOLS
 from bench.servers import HOST, MODELS, REPO, Command, Launch, Running, Server
 from bench.workloads import FOREST
@@ -107,6 +108,19 @@ def log(message: str) -> None:
     print(f"[bench-batching] {message}", file=sys.stderr, flush=True)
 
 
-def main(duration: int, warmup: int, reps: int) -> int:
-    print(table(run(duration, warmup, reps)))
+def markdown(results: dict[tuple[str, str], list[load.Run]], duration: int, warmup: int, reps: int) -> str:
+    lines = [f"# modelserve adaptive batching, {datetime.date.today()}", "", *report.machine()[:2],
+             f"- warm-up {warmup} s, then {reps} interleaved round(s) of {duration} s; medians of the rounds; "
+             f"`wrk -t1 -c{CONNECTIONS}`, `h2load -t1 -c{CONNECTIONS} -m1`; server on core 0, load on core 1.",
+             "", table(results), ""]
+    return "\n".join(lines)
+
+
+def main(duration: int, warmup: int, reps: int, out: Path | None = None) -> int:
+    text = markdown(run(duration, warmup, reps), duration, warmup, reps)
+    print(text)
+    out = out or report.RESULTS / f"{datetime.datetime.now():%Y-%m-%d-%H%M}-batching.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    log(f"wrote {out}")
     return 0

@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.batching:
         from bench import batching
 
-        return batching.main(options.duration, options.warmup, options.reps)
+        return batching.main(options.duration, options.warmup, options.reps, args.out)
     started = time.monotonic()
     tables = run(options)
     text = report.markdown(tables, options, time.monotonic() - started)
