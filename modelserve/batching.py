@@ -80,6 +80,12 @@ class Batcher:
         self.on_batch = on_batch
         self._takes_meta = component.takes_meta(PREDICT)
         component.run_in_thread()
+        logger.info(
+            "batching predict of %s: up to %d requests a call, %g ms at most in the queue while busy",
+            component.name,
+            max_batch_size,
+            max_wait * 1000,
+        )
         self._groups: dict[Hashable, list[_Waiting]] = {}
         self._in_flight = 0  # batches handed to the model and not answered yet
         self._flush_handle: asyncio.Handle | None = None
@@ -237,11 +243,6 @@ class Batcher:
             metrics = []
             start = stop
         return answers
-
-    def close(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
 
 
 def _describe(data: Any) -> str:

@@ -17,7 +17,7 @@ from modelserve.batching import Batcher
 from modelserve.dataplane import DataPlane
 from modelserve.errors import ServingError
 from modelserve.model import build_model
-from modelserve.model.component import PREDICT, TRANSFORM_INPUT, Component, Outcome
+from modelserve.model.component import PREDICT, TRANSFORM_INPUT, Component, Outcome, SeldonResponse
 from modelserve.settings import Settings
 from tests.conftest import RunningServer
 from tests.grpc.conftest import GrpcProcess
@@ -166,6 +166,35 @@ def test_list_answers_are_split_with_numpy() -> None:
     _, batcher, _ = make(ListModel(), size=4)
     answers = asyncio.run(predict_all(batcher, [rows(1), rows(2)]))
     assert [a.data.tolist() for a in answers] == [[["1.0", "row"]], [["2.0", "row"]]]
+
+
+def test_runtime_tags_and_metrics_of_a_batched_call() -> None:
+    class Responding:
+        def predict(self, X: Any, names: Any) -> Any:
+            metric = {"type": "TIMER", "key": "t", "value": 1.5}
+            return SeldonResponse(X * 2, tags={"rows": len(X)}, metrics=[metric])
+
+    _, batcher, _ = make(Responding(), size=4)
+    answers = asyncio.run(predict_all(batcher, [rows(1), rows(2), rows(3)]))
+    assert [a.data.tolist() for a in answers] == [[[2, 0]], [[4, 0]], [[6, 0]]]
+    assert [a.tags for a in answers] == [{"rows": 3}] * 3
+    assert answers[0].tags is not answers[1].tags
+    assert [a.metrics for a in answers] == [[{"type": "TIMER", "key": "t", "value": 1.5}], [], []]
+
+
+def test_a_cancelled_request_is_left_out() -> None:
+    model, batcher, _ = make(size=4)
+
+    async def main() -> list[Any]:
+        calls = [asyncio.ensure_future(batcher.predict(rows(i), [], None)) for i in range(3)]
+        await asyncio.sleep(0)  # queued
+        calls[1].cancel()  # its client went away
+        return await asyncio.gather(*calls, return_exceptions=True)
+
+    answers = asyncio.run(main())
+    assert model.calls == [2]
+    assert isinstance(answers[1], asyncio.CancelledError)
+    assert [answers[0].data.tolist(), answers[2].data.tolist()] == [[[0, 2]], [[2, 2]]]
 
 
 def test_a_lone_request_on_an_idle_model_does_not_wait() -> None:
