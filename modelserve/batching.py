@@ -171,15 +171,18 @@ class Batcher:
         if not groups:
             return
         oldest = None
-        for key in list(groups):  # waited long enough: queue behind the running calls
+        for key in list(groups):
             since = groups[key][0].since
-            if now - since >= self.max_wait and self._in_flight < 2 * self.slots:
-                self._start(groups.pop(key))
+            if now - since >= self.max_wait:
+                # waited long enough: in line behind the running calls, if there is room
+                # (else it goes when a call ends: _finished flushes)
+                if self._in_flight < 2 * self.slots:
+                    self._start(groups.pop(key))
             elif oldest is None or since < oldest:
                 oldest = since
         if oldest is None:
             return
-        deadline = max(oldest + self.max_wait, now)
+        deadline = oldest + self.max_wait
         if self._timer is None or deadline < self._timer_at:
             if self._timer is not None:
                 self._timer.cancel()
