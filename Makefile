@@ -5,7 +5,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed
 HTTP_PORT ?= 9000
 
-.PHONY: venv serve test lint typecheck unit conformance protos clean bench bench-quick profile
+.PHONY: venv serve test lint typecheck unit conformance protos clean bench bench-quick bench-batching profile
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "modelserve needs Python 3.11+"'
@@ -60,6 +60,10 @@ bench: venv $(BENCH_TOOLS)
 
 bench-quick: venv $(BENCH_TOOLS)
 	$(BIN)/python -m bench.run --quick
+
+## the sklearn forest at 64 connections, modelserve with and without --max-batch-size (bench/batching.py)
+bench-batching: venv $(BENCH_TOOLS)
+	$(BIN)/python -m bench.run --batching
 
 profile: venv $(BENCH_TOOLS)
 	$(BIN)/python -m bench.profiling

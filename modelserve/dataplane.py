@@ -11,12 +11,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from modelserve.batching import Batcher
 from modelserve.metrics.recorder import ServerMetrics
 from modelserve.model import LoadedModel
 from modelserve.model.component import (
     AGGREGATE,
     HEALTH_STATUS,
     METRIC_METHOD_TAG,
+    PREDICT,
     SEND_FEEDBACK,
     VERBS,
     Component,
@@ -40,6 +42,17 @@ class DataPlane:
         self._timers[HEALTH_STATUS] = None
         if metrics is not None:
             metrics.model_loaded(model.load_seconds)
+        self.batcher: Batcher | None = None
+        if settings.batching and self.component.has(PREDICT):
+            # Decided once: without batching, infer below is the request path, untouched.
+            self.batcher = Batcher(
+                self.component,
+                settings.max_batch_size,
+                settings.max_batch_time_ms / 1000,
+                metrics.batch_recorder() if metrics is not None else None,
+                self._invoke,
+            )
+            self.infer = self._infer_batching  # type: ignore[method-assign]
 
     @property
     def healthy(self) -> bool:
@@ -52,18 +65,32 @@ class DataPlane:
 
     async def infer(self, verb: str, X: Any, names: list[str], meta: dict[str, Any] | None) -> Outcome:
         """predict, transform_input, transform_output, route or health_status."""
-        timer = self._timers[verb]
-        if timer is None:
-            outcome = await self.component.invoke(verb, X, names, meta)
-        else:
-            started = time.perf_counter()
-            try:
-                outcome = await self.component.invoke(verb, X, names, meta)
-            finally:
-                timer.observe(time.perf_counter() - started)
+        outcome = await self._invoke(verb, X, names, meta)
         if outcome.metrics and self.metrics is not None:
             self.metrics.record_custom(METRIC_METHOD_TAG[verb], outcome.metrics)
         return outcome
+
+    async def _infer_batching(self, verb: str, X: Any, names: list[str], meta: dict[str, Any] | None) -> Outcome:
+        """``infer`` with --max-batch-size: predict calls go through the batcher."""
+        if verb != PREDICT:
+            return await DataPlane.infer(self, verb, X, names, meta)
+        assert self.batcher is not None
+        outcome = await self.batcher.predict(X, names, meta)
+        # A merged call's custom metrics come with its first request's answer only.
+        if outcome.metrics and self.metrics is not None:
+            self.metrics.record_custom(METRIC_METHOD_TAG[verb], outcome.metrics)
+        return outcome
+
+    async def _invoke(self, verb: str, X: Any, names: list[str], meta: dict[str, Any] | None) -> Outcome:
+        """One user call, timed into modelserve_user_code_seconds when built-ins are on."""
+        timer = self._timers[verb]
+        if timer is None:
+            return await self.component.invoke(verb, X, names, meta)
+        started = time.perf_counter()
+        try:
+            return await self.component.invoke(verb, X, names, meta)
+        finally:
+            timer.observe(time.perf_counter() - started)
 
     async def raw(self, verb: str, message: Any) -> tuple[bool, Any]:
         """The verb's ``*_raw`` method on the protocol's own message, if the class has one."""

@@ -401,6 +401,25 @@ OPTIONS: tuple[Option, ...] = (
         "SIZE",
     ),
     Option(
+        "max_batch_size",
+        "--max-batch-size",
+        ("MODELSERVE_MAX_BATCH_SIZE",),
+        1,
+        _non_negative_int,
+        "Most concurrent predict requests merged into one user call along the first axis (0 or 1: no batching).",
+        "N",
+    ),
+    Option(
+        "max_batch_time_ms",
+        "--max-batch-time-ms",
+        ("MODELSERVE_MAX_BATCH_TIME_MS",),
+        5.0,
+        _positive_float,
+        "With batching, how long a request waits for more to merge with while the model is busy "
+        "(an idle model takes a request at once).",
+        "MS",
+    ),
+    Option(
         "graceful_timeout",
         "--graceful-timeout",
         ("MODELSERVE_GRACEFUL_TIMEOUT",),
@@ -458,6 +477,8 @@ class Settings:
     max_body_size: int = 100 << 20
     grpc_max_message_size: int = 256 << 20
     graceful_timeout: float = 30.0
+    max_batch_size: int = 1
+    max_batch_time_ms: float = 5.0
 
     @classmethod
     def load(
@@ -494,6 +515,10 @@ class Settings:
     def user_threads(self) -> int:
         """How many user calls may run at once in a REST worker."""
         return 1 if self.single_threaded else max(1, self.threads)
+
+    @property
+    def batching(self) -> bool:
+        return self.max_batch_size > 1
 
     @property
     def request_path(self) -> dict[str, str]:

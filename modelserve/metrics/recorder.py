@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from modelserve.errors import BAD_METRIC, ServingError
@@ -227,15 +227,23 @@ class ServerMetrics:
         if self.builtin:
             self.ready.labels().set(1.0 if ready else 0.0)
 
-    def batch_families(self) -> tuple[Family, Family] | None:
+    def batch_recorder(self) -> Callable[[int, float], None] | None:
+        """What the batcher calls per user call: how many requests it merged, how long the first waited."""
         if not self.builtin:
             return None
-        return (
-            self.store.histogram("modelserve_batch_size", "Requests merged into one user call.", BATCH_BUCKETS),
-            self.store.histogram(
-                "modelserve_batch_queue_seconds", "Time a request waited for its batch, in seconds.", LATENCY_BUCKETS
-            ),
-        )
+        sizes = self.store.histogram(
+            "modelserve_batch_size", "Requests merged into one user call.", BATCH_BUCKETS
+        ).labels()
+        waits = self.store.histogram(
+            "modelserve_batch_queue_seconds", "Time a batch's first request waited for its call, in seconds.",
+            LATENCY_BUCKETS,
+        ).labels()
+
+        def record(size: int, queue_seconds: float) -> None:
+            sizes.observe(size)
+            waits.observe(queue_seconds)
+
+        return record
 
     # -- custom
 

@@ -255,3 +255,24 @@ def test_the_metrics_directory_is_removed_on_shutdown() -> None:
     assert server.stop() == 0
     time.sleep(0.1)
     assert not created & set(os.listdir("/dev/shm"))
+
+
+def test_batches_show_their_sizes_and_user_calls_are_counted_per_batch() -> None:
+    server = start("BatchSizeModel", "--workers", "1", "--grpc-workers", "0", "--max-batch-size", "8",
+                   "--max-batch-time-ms", "20", "--parameters", '[{"name": "delay", "value": "0.1", "type": "FLOAT"}]')
+    try:
+        def one(i: int) -> int:
+            with httpx.Client(timeout=10) as client:
+                return client.post(server.url + "/predict", json={"data": {"ndarray": [[i, 0]]}}).status_code
+
+        with concurrent.futures.ThreadPoolExecutor(16) as pool:
+            assert list(pool.map(one, range(16))) == [200] * 16
+        samples = scrape(server)
+    finally:
+        server.stop()
+    calls = value(samples, "modelserve_batch_size_count")
+    assert value(samples, "modelserve_batch_size_sum") == 16  # every request in exactly one call
+    assert calls < 16  # some were merged
+    assert value(samples, "modelserve_user_code_seconds_count", method="predict") == calls
+    assert value(samples, "modelserve_batch_queue_seconds_count") == calls
+    assert value(samples, "modelserve_requests_total", endpoint="/predict") == 16
