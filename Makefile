@@ -46,6 +46,7 @@ unit: venv $(BENCH_TOOLS)
 
 conformance: venv
 	$(BIN)/python scripts/conformance.py seldon --transports rest,startup,grpc,process
+	$(BIN)/python scripts/conformance.py v2
 
 ## benchmarks against the peers (bench/run.py; each peer is installed into bench/.venvs/<peer>)
 bench: venv $(BENCH_TOOLS)

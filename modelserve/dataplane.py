@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from modelserve.errors import NotImplementedByModel
 from modelserve.model import LoadedModel
 from modelserve.model.component import METRIC_METHOD_TAG, Component, Outcome, label_metrics
 from modelserve.settings import Settings
@@ -45,6 +46,16 @@ class DataPlane:
         self, features: Any, names: list[str], reward: float, truth: Any, routing: int | None
     ) -> Outcome:
         return await self.component.send_feedback(features, names, reward, truth, routing)
+
+    def has_explain(self) -> bool:
+        return self.component.user_method("explain") is not None
+
+    async def explain(self, X: Any, names: list[str]) -> Any:
+        """The class's ``explain(X, names)`` (KServe V1 ``:explain``)."""
+        method = self.component.user_method("explain")
+        if method is None:
+            raise NotImplementedByModel("Explain not defined")
+        return await self.component.call(method, X, names)
 
     def model_metadata(self) -> dict[str, Any]:
         return self.metadata.get()
