@@ -139,6 +139,9 @@ def from_values(name: str, datatype: str, shape: list[int], values: Any, where: 
             array = np.asarray(values)
         except ValueError:
             raise BadRequest(f"{where}: data is not a rectangular list of values") from None
+        if array.dtype.kind in "fO" and dtype.kind in "iu":
+            # integers beyond int64 become floats (or objects) in numpy: convert them exactly
+            array = _big_integers(values, dtype, where)
         if array.size:
             accepted = _JSON_KINDS[dtype.kind]
             if array.dtype.kind not in accepted:
@@ -151,6 +154,16 @@ def from_values(name: str, datatype: str, shape: list[int], values: Any, where: 
     if array.size != _size(shape):
         raise BadRequest(f"{where}: shape {shape} needs {_size(shape)} values, data has {array.size}")
     return Tensor(name, datatype, shape, array.reshape(shape))
+
+
+def _big_integers(values: list[Any], dtype: np.dtype, where: str) -> np.ndarray:
+    flat = _flatten(values)
+    if not all(type(v) is int for v in flat):
+        raise BadRequest(f"{where}: data must be integers")
+    try:
+        return np.array(values, dtype)
+    except (OverflowError, ValueError):
+        raise BadRequest(f"{where}: a value is out of the range of {dtype.name}") from None
 
 
 def _kind_words(kind: str) -> str:

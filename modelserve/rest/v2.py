@@ -88,6 +88,11 @@ def add_v2_routes(app: RestApp, v2h: V2Handlers, v1h: V1Handlers) -> None:
     async def predict(request: Request) -> Response:
         return _json(await v1h.predict(name, _v1_message(request)))
 
+    async def alive(request: Request) -> Response:
+        return _json({"status": "alive"})
+
+    route("/", get, alive)  # KServe's V1 liveness
+    route("/v1/health/ready", get, ready)
     route("/v1/models", get, models)
     route(f"/v1/models/{name}", get, model)
     route(f"/v1/models/{name}:predict", post, predict)
