@@ -18,9 +18,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 import modelserve
+from modelserve.codecs import kserve_v1
 from modelserve.codecs.v2 import BINARY_DATA_OUTPUT, InferRequest, InferResponse, Tensor, as_tensor
 from modelserve.dataplane import DataPlane
 from modelserve.errors import NOT_FOUND, NOT_READY, BadRequest, ServingError
@@ -171,69 +170,11 @@ class V1Handlers:
 
     async def predict(self, name: str, message: Any) -> dict[str, Any]:
         self.v2.check_model(name, None)
-        X, names = v1_inputs(message)
+        X, names = kserve_v1.decode(message)
         outcome = await self.plane.infer(PREDICT, X, names, None)
-        return {"predictions": _jsonable(outcome.data)}
+        return kserve_v1.predictions(outcome.data)
 
     async def explain(self, name: str, message: Any) -> Any:
         self.v2.check_model(name, None)
-        X, names = v1_inputs(message)
-        answer = await self.plane.explain(X, names)
-        return answer if isinstance(answer, dict) else {"explanations": _jsonable(answer)}
-
-
-def v1_inputs(message: Any) -> tuple[Any, list[str]]:
-    """(X, names) of a V1 request: ``instances`` (rows) or ``inputs`` (a list, or a dict of columns)."""
-    if not isinstance(message, dict):
-        raise BadRequest('a V1 request must be a JSON object with "instances" or "inputs"')
-    if "instances" in message:
-        values = message["instances"]
-        if not isinstance(values, list):
-            raise BadRequest("instances must be a list")
-        return _array(values), []
-    if "inputs" in message:
-        values = message["inputs"]
-        if isinstance(values, dict):
-            return {str(k): _array(v) for k, v in values.items()}, [str(k) for k in values]
-        if not isinstance(values, list):
-            raise BadRequest("inputs must be a list or an object")
-        return _array(values), []
-    raise BadRequest('a V1 request needs "instances" or "inputs"')
-
-
-def _array(values: Any) -> Any:
-    """A numpy array of numbers, booleans or strings; ragged or mixed values stay as they are."""
-    try:
-        array = np.asarray(values)
-    except ValueError:
-        return values
-    if array.dtype.kind not in "biufU":
-        return values
-    if array.dtype.kind == "U" and not _all_strings(values):
-        return values  # numpy would turn [1, "a"] into strings
-    return array
-
-
-def _all_strings(values: Any) -> bool:
-    if isinstance(values, list):
-        return all(_all_strings(v) for v in values)
-    return isinstance(values, str)
-
-
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, np.ndarray):
-        if value.dtype.kind in "biu" or value.dtype in _FLOATS:  # orjson writes these at once
-            return np.ascontiguousarray(value)
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return value
+        X, names = kserve_v1.decode(message)
+        return kserve_v1.explanation(await self.plane.explain(X, names))
