@@ -49,8 +49,17 @@ CONTENTS_FIELD = {
     "BYTES": ("bytes_contents", 8),
 }
 _FIXED: dict[str, np.dtype] = {"FP32": np.dtype("<f4"), "FP64": np.dtype("<f8")}
-_WIDE = {"BOOL": np.bool_, "INT8": np.int32, "INT16": np.int32, "INT32": np.int32, "INT64": np.int64,
-         "UINT8": np.uint32, "UINT16": np.uint32, "UINT32": np.uint32, "UINT64": np.uint64}
+_WIDE = {
+    "BOOL": np.bool_,
+    "INT8": np.int32,
+    "INT16": np.int32,
+    "INT32": np.int32,
+    "INT64": np.int64,
+    "UINT8": np.uint32,
+    "UINT16": np.uint32,
+    "UINT32": np.uint32,
+    "UINT64": np.uint64,
+}
 
 
 # ---------------------------------------------------------------- parameters

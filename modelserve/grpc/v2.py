@@ -17,8 +17,10 @@ from modelserve.handlers.v2 import V2Handlers
 
 SERVICE = "inference.GRPCInferenceService"
 _METHODS = messages.POOL.FindServiceByName(SERVICE).methods
-_CLASSES = {m.name: (messages.message_class(m.input_type.full_name), messages.message_class(m.output_type.full_name))
-            for m in _METHODS}
+_CLASSES = {
+    m.name: (messages.message_class(m.input_type.full_name), messages.message_class(m.output_type.full_name))
+    for m in _METHODS
+}
 _ServerLiveResponse = _CLASSES["ServerLive"][1]
 _ServerReadyResponse = _CLASSES["ServerReady"][1]
 _ModelReadyResponse = _CLASSES["ModelReady"][1]

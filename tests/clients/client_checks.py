@@ -133,7 +133,7 @@ def kserve_inputs(array: np.ndarray, datatype: str, binary: bool):
 
 
 async def kserve_rest_v2(http_port: int, grpc_port: int) -> int:
-    from kserve import InferRequest, InferenceRESTClient, RESTConfig
+    from kserve import InferenceRESTClient, InferRequest, RESTConfig
 
     base = f"http://{HOST}:{http_port}"
     client = InferenceRESTClient(RESTConfig(protocol="v2"))

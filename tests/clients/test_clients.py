@@ -37,6 +37,8 @@ def test_client_library(server: RunningServer, suite: str) -> None:
         text=True,
         timeout=120,
     )
-    assert done.returncode == 0, f"{suite} failed:\n{done.stdout}\n{done.stderr}\nserver log:\n{server.output()[-3000:]}"
+    assert done.returncode == 0, (
+        f"{suite} failed:\n{done.stdout}\n{done.stderr}\nserver log:\n{server.output()[-3000:]}"
+    )
     assert done.stdout.startswith("ok ")
     assert server.proc.poll() is None

@@ -32,9 +32,7 @@ def test_inputs_list_and_columns() -> None:
     assert names == ["a", "b"] and X["a"].tolist() == [1, 2] and X["b"].tolist() == ["x", "y"]
 
 
-@pytest.mark.parametrize(
-    "message", [[1, 2], {"instances": 3}, {"inputs": 3}, {"data": []}, None]
-)
+@pytest.mark.parametrize("message", [[1, 2], {"instances": 3}, {"inputs": 3}, {"data": []}, None])
 def test_bad_requests(message: object) -> None:
     with pytest.raises(BadRequest) as caught:
         kserve_v1.decode(message)

@@ -29,8 +29,20 @@ ARRAYS = {
     "FP64": np.array([[0.1, -1.25, 1e300]], np.float64),
     "BYTES": np.array([[b"a", b"", "\u00e9".encode()]], dtype=object),
 }
-STRUCT = {"BOOL": "?", "UINT8": "B", "UINT16": "H", "UINT32": "I", "UINT64": "Q", "INT8": "b", "INT16": "h",
-          "INT32": "i", "INT64": "q", "FP16": "e", "FP32": "f", "FP64": "d"}
+STRUCT = {
+    "BOOL": "?",
+    "UINT8": "B",
+    "UINT16": "H",
+    "UINT32": "I",
+    "UINT64": "Q",
+    "INT8": "b",
+    "INT16": "h",
+    "INT32": "i",
+    "INT64": "q",
+    "FP16": "e",
+    "FP32": "f",
+    "FP64": "d",
+}
 JSON_TYPES = [d for d in ARRAYS if d != "FP16"]
 
 
@@ -177,8 +189,12 @@ def test_binary_response(datatype: str) -> None:
     assert header is not None
     message = orjson.loads(answer[:header])
     first, second = message["outputs"]
-    assert first == {"name": "out", "datatype": datatype, "shape": [1, 3],
-                     "parameters": {"binary_data_size": len(packed(datatype, array))}}
+    assert first == {
+        "name": "out",
+        "datatype": datatype,
+        "shape": [1, 3],
+        "parameters": {"binary_data_size": len(packed(datatype, array))},
+    }
     assert second["data"] == [1, 2]
     assert answer[header:] == packed(datatype, array)
 
@@ -240,8 +256,9 @@ def test_which_outputs_are_binary() -> None:
     outputs = [v2.as_tensor("a", np.zeros(1)), v2.as_tensor("h", np.zeros(1, np.float16)), v2.as_tensor("c", [1])]
     response = InferResponse("m", outputs)
     assert v2.binary_outputs(InferRequest([]), response) == [False, True, False]  # FP16 only in binary
-    everything = InferRequest([], parameters={"binary_data_output": True},
-                              outputs=[RequestedOutput("c", {"binary_data": False})])
+    everything = InferRequest(
+        [], parameters={"binary_data_output": True}, outputs=[RequestedOutput("c", {"binary_data": False})]
+    )
     assert v2.binary_outputs(everything, response) == [True, True, False]
 
 
