@@ -116,9 +116,13 @@ def as_tensor(name: str, value: Any, parameters: dict[str, Any] | None = None) -
 
 
 def check_shape(shape: Any, where: str) -> list[int]:
-    if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
-        raise BadRequest(f"{where}: shape must be a list of non-negative integers, got {shape!r}")
-    return shape
+    if type(shape) is list:
+        for d in shape:
+            if type(d) is not int or d < 0:
+                break
+        else:
+            return shape
+    raise BadRequest(f"{where}: shape must be a list of non-negative integers, got {shape!r}")
 
 
 def _size(shape: list[int]) -> int:

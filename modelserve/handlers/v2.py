@@ -16,6 +16,8 @@ through the data plane:
 
 from __future__ import annotations
 
+import itertools
+import uuid
 from typing import Any
 
 import modelserve
@@ -92,7 +94,7 @@ class V2Handlers:
             raise NotReady("Model is not ready")
         inputs = request.inputs
         names = [t.name for t in inputs]
-        if len(set(names)) != len(names):
+        if len(names) > 1 and len(set(names)) != len(names):
             raise BadRequest("input names must be unique")
         X: Any = inputs[0].data if len(inputs) == 1 else {t.name: t.data for t in inputs}
         meta = {"id": request.id, "parameters": request.parameters}
@@ -178,3 +180,13 @@ class V1Handlers:
         self.v2.check_model(name, None)
         X, names = kserve_v1.decode(message)
         return kserve_v1.explanation(await self.plane.explain(X, names))
+
+
+# Request ids for requests that come without one: a random prefix per process and a
+# counter, in the form of a UUID (uuid4() per request costs more than the rest of a small call).
+_ID_PREFIX = str(uuid.uuid4())[:24]
+_ID_COUNTER = itertools.count()
+
+
+def new_request_id() -> str:
+    return f"{_ID_PREFIX}{next(_ID_COUNTER) & 0xFFFFFFFFFFFF:012x}"

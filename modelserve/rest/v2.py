@@ -8,14 +8,13 @@ what is not there (``Model nope not found``).  Errors are ``{"error": "..."}``.
 
 from __future__ import annotations
 
-import uuid
 from urllib.parse import unquote
 
 import orjson
 
 from modelserve.codecs import v2
 from modelserve.errors import NOT_FOUND, BadRequest, ServingError
-from modelserve.handlers.v2 import ModelNotFound, V1Handlers, V2Handlers
+from modelserve.handlers.v2 import ModelNotFound, V1Handlers, V2Handlers, new_request_id
 from modelserve.rest.app import JSON, Endpoint, Request, Response, RestApp
 
 _OPTIONS = orjson.OPT_SERIALIZE_NUMPY
@@ -59,7 +58,7 @@ def add_v2_routes(app: RestApp, v2h: V2Handlers, v1h: V1Handlers) -> None:
         infer_request = v2.decode_request(request.body, v2.header_length(request.headers))
         response = await v2h.infer(infer_request)
         if response.id is None:
-            response.id = str(uuid.uuid4())
+            response.id = new_request_id()
         binary = v2.binary_outputs(infer_request, response)
         body, json_length = v2.encode_response(response, binary if any(binary) else None)
         if json_length is None:
