@@ -363,7 +363,7 @@ def _accepts_keyword(method: Method | None, name: str) -> bool:
 
 
 def _positional_limit(method: Method | None) -> int | None:
-    """How many positional arguments a method takes at most (None: any number, or unknown)."""
+    """How many positional arguments (but ``meta``) a method takes at most (None: any number, or unknown)."""
     if method is None:
         return None
     try:
@@ -374,6 +374,6 @@ def _positional_limit(method: Method | None) -> int | None:
     for p in params:
         if p.kind is p.VAR_POSITIONAL:
             return None
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name != "meta":  # meta goes by keyword
             count += 1
     return count
