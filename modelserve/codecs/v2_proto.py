@@ -3,7 +3,7 @@
 Typed contents are read into numpy at once where the wire allows it: FP32 and FP64 are
 packed fixed-size numbers, viewed in the serialized contents with ``np.frombuffer``;
 the varint kinds are converted by numpy from protobuf's repeated container.
-``raw_input_contents`` are viewed without a copy (read-only arrays).  An answer goes
+``raw_input_contents`` are viewed without a copy too (read-only arrays, like FP32/FP64).  An answer goes
 back in ``raw_output_contents`` when the request came in raw form (or an output is
 FP16, which has no typed field), else in the typed contents of each output.
 """
