@@ -5,7 +5,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed
 HTTP_PORT ?= 9000
 
-.PHONY: venv serve test lint typecheck unit conformance protos clean bench bench-quick bench-batching profile
+.PHONY: venv serve test lint typecheck unit conformance protos clean bench bench-quick bench-batching profile clients-venv
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "modelserve needs Python 3.11+"'
@@ -23,6 +23,16 @@ $(BENCH_TOOLS): $(STAMP)
 		{ apt-get update && apt-get install -y wrk nghttp2-client; }
 	$(BIN)/python -m pip install --quiet py-spy
 	touch $(BENCH_TOOLS)
+
+## tritonclient and kserve for tests/clients (their protobuf pin is older than ours: own venv)
+CLIENTS := .venvs/clients
+CLIENT_PACKAGES := tritonclient[http,grpc]==2.73.0 kserve==0.21.0
+$(CLIENTS)/.installed: $(STAMP)
+	test -x $(CLIENTS)/bin/python || $(BIN)/python -m venv $(CLIENTS)
+	$(CLIENTS)/bin/python -m pip install --quiet --disable-pip-version-check '$(word 1,$(CLIENT_PACKAGES))' '$(word 2,$(CLIENT_PACKAGES))'
+	touch $@
+
+clients-venv: $(CLIENTS)/.installed
 
 ## serve the bundled example model (an iris classifier) on $(HTTP_PORT)
 serve: venv
@@ -48,11 +58,12 @@ $(TEST_TOOLS): $(STAMP)
 		{ apt-get update && apt-get install -y prometheus-pushgateway; }
 	touch $(TEST_TOOLS)
 
-unit: venv $(BENCH_TOOLS) $(TEST_TOOLS)
+unit: venv $(BENCH_TOOLS) $(TEST_TOOLS) clients-venv
 	$(BIN)/pytest -q
 
 conformance: venv
 	$(BIN)/python scripts/conformance.py seldon --transports rest,startup,grpc,process,metrics
+	$(BIN)/python scripts/conformance.py v2
 
 ## benchmarks against the peers (bench/run.py; each peer is installed into bench/.venvs/<peer>)
 bench: venv $(BENCH_TOOLS)
@@ -69,4 +80,4 @@ profile: venv $(BENCH_TOOLS)
 	$(BIN)/python -m bench.profiling
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(CLIENTS) .pytest_cache .mypy_cache .ruff_cache

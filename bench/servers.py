@@ -66,7 +66,8 @@ def _modelserve(server_models: Path, *extra: str) -> Callable[[Launch], Command]
     def command(x: Launch) -> Command:
         return ([str(x.bin / "python"), "-m", "modelserve", "serve", x.workload.seldon_class, "--host", HOST,
                  "--http-port", str(x.http), "--grpc-port", str(x.grpc), "--metrics-port", str(x.metrics),
-                 "--workers", str(x.workers), "--grpc-workers", str(x.workers), "--log-level", "WARNING", *extra],
+                 "--workers", str(x.workers), "--grpc-workers", str(x.workers), "--log-level", "WARNING",
+                 "--model-name", x.workload.model, *extra],
                 server_models, {})
     return command
 
@@ -110,7 +111,8 @@ def _bare_grpc(x: Launch) -> Command:
             {"BENCH_ANSWER": str(answer)})
 
 
-MODELSERVE = Server("modelserve", ("seldon-rest", "seldon-grpc"), _modelserve(MODELS / "seldon"))
+MODELSERVE_PROTOCOLS = ("seldon-rest", "seldon-grpc", "v2-rest", "v2-grpc", "v1-rest")
+MODELSERVE = Server("modelserve", MODELSERVE_PROTOCOLS, _modelserve(MODELS / "seldon"))
 SERVERS: dict[str, Server] = {
     s.name: s
     for s in (

@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from modelserve.batching import Batcher
+from modelserve.errors import NotImplementedByModel
 from modelserve.metrics.recorder import ServerMetrics
 from modelserve.model import LoadedModel
 from modelserve.model.component import (
@@ -127,6 +128,16 @@ class DataPlane:
             self.metrics.record_feedback(reward)
         self._record(SEND_FEEDBACK, outcome)
         return outcome
+
+    def has_explain(self) -> bool:
+        return self.component.user_method("explain") is not None
+
+    async def explain(self, X: Any, names: list[str]) -> Any:
+        """The class's ``explain(X, names)`` (KServe V1 ``:explain``)."""
+        method = self.component.user_method("explain")
+        if method is None:
+            raise NotImplementedByModel("Explain not defined")
+        return await self.component.call(method, X, names)
 
     def model_metadata(self) -> dict[str, Any]:
         return self.metadata.get()

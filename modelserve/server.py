@@ -17,9 +17,11 @@ from modelserve.codecs.seldon import SeldonJsonCodec
 from modelserve.dataplane import DataPlane
 from modelserve.errors import StartupError
 from modelserve.handlers.seldon import SeldonHandlers
+from modelserve.handlers.v2 import V1Handlers, V2Handlers
 from modelserve.metrics.recorder import ServerMetrics
 from modelserve.model import LoadedModel
 from modelserve.rest.app import RestApp
+from modelserve.rest.v2 import add_v2_routes
 from modelserve.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -52,7 +54,10 @@ def build_rest_app(model: LoadedModel, settings: Settings, metrics: ServerMetric
     plane = DataPlane(model, settings, metrics)
     codec = SeldonJsonCodec(model.component.class_names, settings.request_path, settings.include_metrics_in_response)
     handlers = SeldonHandlers(plane, codec, settings.predictive_unit_id or "0", settings.include_metrics_in_response)
-    return RestApp(handlers, settings.max_body_size, settings.payload_passthrough)
+    app = RestApp(handlers, settings.max_body_size, settings.payload_passthrough)
+    v2 = V2Handlers(plane, settings.model_name, settings.model_version)
+    add_v2_routes(app, v2, V1Handlers(plane, v2))
+    return app
 
 
 class PortRouter:

@@ -420,6 +420,24 @@ OPTIONS: tuple[Option, ...] = (
         "MS",
     ),
     Option(
+        "model_name",
+        "--model-name",
+        ("MODELSERVE_MODEL_NAME",),
+        None,
+        str,
+        "Name of the model in V2 and KServe V1 paths and answers (default: the class name).",
+        "NAME",
+    ),
+    Option(
+        "model_version",
+        "--model-version",
+        ("MODELSERVE_MODEL_VERSION",),
+        None,
+        str,
+        "Version of the model for V2 (/v2/models/NAME/versions/VERSION; default: none).",
+        "VERSION",
+    ),
+    Option(
         "graceful_timeout",
         "--graceful-timeout",
         ("MODELSERVE_GRACEFUL_TIMEOUT",),
@@ -479,6 +497,8 @@ class Settings:
     graceful_timeout: float = 30.0
     max_batch_size: int = 1
     max_batch_time_ms: float = 5.0
+    model_name: str | None = None
+    model_version: str | None = None
 
     @classmethod
     def load(

@@ -3,7 +3,8 @@
     python protos/build.py [--check]
 
 Writes ``modelserve/grpc/seldon.desc``: a serialized ``FileDescriptorSet`` of
-``seldon/protos/prediction.proto`` with every file it imports (the TensorFlow tensor
+``seldon/protos/prediction.proto`` and ``inference/grpc_predict_v2.proto`` (Open Inference
+Protocol V2) with every file they import (the TensorFlow tensor
 files and the google/protobuf well-known types), without source info.  No Python code
 is generated: the server builds its message classes from this set at run time, in a
 descriptor pool of its own.  ``--check`` only tells whether the committed file is up
@@ -21,7 +22,7 @@ from pathlib import Path
 
 PROTOS = Path(__file__).resolve().parent
 OUTPUT = PROTOS.parent / "modelserve" / "grpc" / "seldon.desc"
-SOURCES = ("seldon/protos/prediction.proto",)
+SOURCES = ("seldon/protos/prediction.proto", "inference/grpc_predict_v2.proto")
 
 
 def compile_descriptor_set() -> bytes:

@@ -1,4 +1,5 @@
-"""The gRPC transport: the Seldon protocol's services over the shared handlers, on grpc.aio.
+"""The gRPC transport: the Seldon protocol's services (and the V2 ``inference`` service of
+``grpc/v2.py``) over the shared handlers, on grpc.aio.
 
 Every service of ``seldon.protos`` is registered whatever the service type (Generic,
 Model, Router, Transformer, OutputTransformer, Combiner, Seldon), as in the original;
@@ -32,7 +33,10 @@ from modelserve.codecs.seldon_proto import SeldonProtoCodec
 from modelserve.dataplane import DataPlane
 from modelserve.errors import NOT_IMPLEMENTED, ServingError, StartupError
 from modelserve.grpc import messages
+from modelserve.grpc.v2 import SERVICE as V2_SERVICE
+from modelserve.grpc.v2 import V2Servicer
 from modelserve.handlers.seldon import SeldonHandlers
+from modelserve.handlers.v2 import V2Handlers
 from modelserve.metrics.recorder import Route, ServerMetrics
 from modelserve.model import LoadedModel
 from modelserve.settings import Settings
@@ -273,11 +277,16 @@ class GrpcServer:
             self.server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, methods),))
             if register is not None:
                 register(service, methods)
+        v2 = V2Servicer(V2Handlers(handlers.plane, settings.model_name, settings.model_version))
+        v2_methods = v2.method_handlers()
+        self.server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(V2_SERVICE, v2_methods),))
+        if register is not None:
+            register(V2_SERVICE, v2_methods)
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         messages.add_file(health_pb2.DESCRIPTOR)
         messages.add_file(reflection_pb2.DESCRIPTOR)
-        names = (*SELDON_SERVICES, HEALTH_SERVICE, reflection.SERVICE_NAME)
+        names = (*SELDON_SERVICES, V2_SERVICE, HEALTH_SERVICE, reflection.SERVICE_NAME)
         reflection.enable_server_reflection(names, self.server, pool=messages.POOL)
         self.port: int | None = None
 
@@ -300,7 +309,7 @@ class GrpcServer:
     async def set_serving(self, serving: bool) -> None:
         """What grpc.health.v1 answers, for the server ("") and each Seldon service."""
         status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
-        for service in ("", *SELDON_SERVICES):
+        for service in ("", *SELDON_SERVICES, V2_SERVICE):
             await self.health.set(service, status)
 
     async def stop(self, grace: float | None = None) -> None:

@@ -88,6 +88,8 @@ class Component:
         self._methods = {verb: _user_method(user, verb) for verb in VERBS}
         self._raw_methods = {verb: _user_method(user, verb + "_raw") for verb in VERBS}
         self._takes_meta = {verb: _accepts_keyword(fn, "meta") for verb, fn in self._methods.items()}
+        # predict(X) without names (plain models, e.g. written for V2 servers) gets X alone.
+        self._x_only = {verb: _positional_limit(fn) == 1 for verb, fn in self._methods.items()}
         self._metrics = _user_method(user, "metrics")
         self._tags = _user_method(user, "tags")
         self._load = _user_method(user, "load")
@@ -156,6 +158,8 @@ class Component:
             return self.outcome(verb, _fallback(verb, X))
         if verb == HEALTH_STATUS:
             args: tuple[Any, ...] = ()
+        elif self._x_only[verb]:
+            args = (X,)
         else:
             args = (X, names)
         kwargs = {"meta": meta} if self._takes_meta[verb] else {}
@@ -371,3 +375,20 @@ def _accepts_keyword(method: Method | None, name: str) -> bool:
     except (TypeError, ValueError):
         return False
     return any((p.name == name and p.kind is not p.POSITIONAL_ONLY) or p.kind is p.VAR_KEYWORD for p in params)
+
+
+def _positional_limit(method: Method | None) -> int | None:
+    """How many positional arguments (but ``meta``) a method takes at most (None: any number, or unknown)."""
+    if method is None:
+        return None
+    try:
+        params = inspect.signature(method).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    count = 0
+    for p in params:
+        if p.kind is p.VAR_POSITIONAL:
+            return None
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name != "meta":  # meta goes by keyword
+            count += 1
+    return count

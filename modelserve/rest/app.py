@@ -31,8 +31,10 @@ from modelserve.rest.requests import Request, raw_payload, seldon_message
 logger = logging.getLogger("modelserve.rest")
 
 JSON = b"application/json"
-Response = tuple[int, bytes, bytes]  # status, content type, body
+# (status, content type, body) or (status, content type, body, extra headers)
+Response = tuple[int, bytes, bytes] | tuple[int, bytes, bytes, list[tuple[bytes, bytes]]]
 Endpoint = Callable[[Request], Awaitable[Response]]
+Render = Callable[[ServingError], Response]  # a protocol's error body
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -65,16 +67,48 @@ class RestApp:
         self.metrics = handlers.plane.metrics
         self.recorders: dict[str, Route | None] = {}
         self.unmatched = self.metrics.route("rest", "none", "unmatched") if self.metrics else None
+        # Other protocols' error bodies, by exact path and by prefix (looked up only on errors
+        # and on a route miss, so the Seldon routes stay one dictionary lookup).
+        self.renderers: dict[str, Render] = {}
+        self.prefixes: list[tuple[str, Callable[[str], ServingError], Render]] = []
         self._openapi = resources.files("modelserve.rest").joinpath("seldon-openapi.json").read_bytes()
         self._add_seldon_routes()
 
     def route(
-        self, path: str, methods: tuple[str, ...], endpoint: Endpoint, protocol: str = "seldon", probe: bool = False
+        self,
+        path: str,
+        methods: tuple[str, ...],
+        endpoint: Endpoint,
+        render: Render | None = None,
+        protocol: str = "seldon",
+        probe: bool = False,
     ) -> None:
-        """Serve ``endpoint`` on ``path``; a probe's requests are left out of the request metrics."""
+        """Serve ``path`` (exactly); ``render``: the protocol's error body when not the Seldon one;
+        a ``probe``'s requests (health checks) are left out of the request metrics."""
         for method in methods:
             self.routes.setdefault(path, {})[method] = endpoint
+        if render is not None:
+            self.renderers[path] = render
         self.recorders[path] = None if probe or self.metrics is None else self.metrics.route("rest", protocol, path)
+
+    def prefix(self, prefix: str, not_found: Callable[[str], ServingError], render: Render) -> None:
+        """Unknown paths under ``prefix`` answer ``not_found(path)`` rendered by ``render``."""
+        self.prefixes.append((prefix, not_found, render))
+
+    def _render(self, path: str) -> Render:
+        render = self.renderers.get(path)
+        if render is not None:
+            return render
+        for prefix, _, render in self.prefixes:
+            if path.startswith(prefix):
+                return render
+        return error_response
+
+    def _missing(self, path: str) -> Response:
+        for prefix, not_found, render in self.prefixes:
+            if path.startswith(prefix):
+                return render(not_found(path))
+        return error_response(ServingError(f"No route {path}", 404, NOT_FOUND))
 
     def _add_seldon_routes(self) -> None:
         both = ("GET", "POST")
@@ -139,8 +173,7 @@ class RestApp:
         method = scope["method"]
         methods = self.routes.get(scope["path"])
         if methods is None:
-            response = error_response(ServingError(f"No route {scope['path']}", 404, NOT_FOUND))
-            return await _send(send, response, scope, 0)
+            return await _send(send, self._missing(scope["path"]), scope, 0)
         endpoint = methods.get(method)
         if endpoint is None:
             allow = ", ".join(sorted(methods)).encode()
@@ -151,7 +184,7 @@ class RestApp:
                     (b"access-control-allow-headers", b"*"),
                 ]
                 return await _send(send, (200, b"text/plain", b""), scope, 0, preflight)
-            response = self._not_allowed(method, scope["path"], methods)
+            response = self._render(scope["path"])(_not_allowed(method, scope["path"], methods))
             return await _send(send, response, scope, 0, [(b"allow", allow)])
         body = b""
         try:
@@ -160,12 +193,12 @@ class RestApp:
             response = await endpoint(request)
         except ServingError as error:
             _log_failure(error, scope)
-            response = error_response(error)
+            response = self._render(scope["path"])(error)
         except ClientDisconnected:
             return 499, len(body), 0
         except Exception:
             logger.exception("internal error on %s %s", method, scope["path"])
-            response = error_response(ServingError("Internal server error"))
+            response = self._render(scope["path"])(ServingError("Internal server error"))
         return await _send(send, response, scope, len(body))
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
@@ -194,11 +227,6 @@ class RestApp:
             if not message.get("more_body"):
                 return b"".join(chunks)
 
-    def _not_allowed(self, method: str, path: str, methods: dict[str, Endpoint]) -> Response:
-        allowed = ", ".join(sorted(methods))
-        error = ServingError(f"Method {method} not allowed on {path}: use {allowed}", 405, METHOD_NOT_ALLOWED)
-        return error_response(error)
-
     # -- other endpoints
 
     async def _passthrough(self, request: Request) -> Response:
@@ -219,6 +247,11 @@ class RestApp:
 
     async def openapi(self, request: Request) -> Response:
         return 200, JSON, self._openapi
+
+
+def _not_allowed(method: str, path: str, methods: dict[str, Endpoint]) -> ServingError:
+    allowed = ", ".join(sorted(methods))
+    return ServingError(f"Method {method} not allowed on {path}: use {allowed}", 405, METHOD_NOT_ALLOWED)
 
 
 def answer_response(answer: Any) -> Response:
@@ -245,8 +278,10 @@ def answer_response(answer: Any) -> Response:
 async def _send(
     send: Send, response: Response, scope: Scope, request_bytes: int, extra: list[tuple[bytes, bytes]] | None = None
 ) -> tuple[int, int, int]:
-    status, content_type, body = response
+    status, content_type, body = response[:3]
     headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+    if len(response) == 4:
+        headers.extend(response[3])
     if extra:
         headers.extend(extra)
     if _has_origin(scope["headers"]):

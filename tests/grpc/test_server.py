@@ -262,7 +262,12 @@ def test_reflection(identity: GrpcProcess) -> None:
     ]
     listed, seldon, health = list(stub.ServerReflectionInfo(iter(requests), timeout=5))
     assert sorted(s.name for s in listed.list_services_response.service) == sorted(
-        [*messages.SERVICES, "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"]
+        [
+            *messages.SERVICES,
+            "inference.GRPCInferenceService",
+            "grpc.health.v1.Health",
+            "grpc.reflection.v1alpha.ServerReflection",
+        ]
     )
     pool = descriptor_pool.DescriptorPool()
     files = [

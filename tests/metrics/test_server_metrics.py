@@ -276,3 +276,24 @@ def test_batches_show_their_sizes_and_user_calls_are_counted_per_batch() -> None
     assert value(samples, "modelserve_user_code_seconds_count", method="predict") == calls
     assert value(samples, "modelserve_batch_queue_seconds_count") == calls
     assert value(samples, "modelserve_requests_total", endpoint="/predict") == 16
+
+
+def test_v2_and_v1_requests_are_counted_by_protocol() -> None:
+    server = start("IdentityModel", "--workers", "1", "--grpc-workers", "1", "--model-name", "identity")
+    infer = {"inputs": [{"name": "x", "shape": [1, 2], "datatype": "FP64", "data": [1.0, 2.0]}]}
+    try:
+        with httpx.Client(timeout=10) as client:
+            for _ in range(3):
+                assert client.post(server.url + "/v2/models/identity/infer", json=infer).status_code == 200
+            assert client.get(server.url + "/v2/health/ready").status_code == 200  # a probe
+            assert client.post(server.url + "/v2/models/nope/infer", json=infer).status_code == 404
+            answer = client.post(server.url + "/v1/models/identity:predict", json={"instances": [[1, 2]]})
+            assert answer.status_code == 200
+        samples = scrape(server)
+    finally:
+        server.stop()
+    v2 = {"transport": "rest", "protocol": "v2", "endpoint": "/v2/models/identity/infer", "status": "200"}
+    assert value(samples, "modelserve_requests_total", **v2) == 3
+    assert value(samples, "modelserve_requests_total", endpoint="unmatched", status="404") == 1
+    assert value(samples, "modelserve_requests_total", protocol="kserve-v1", status="200") == 1
+    assert value(samples, "modelserve_requests_total", endpoint="/v2/health/ready") == 0

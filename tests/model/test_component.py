@@ -125,3 +125,24 @@ def test_threads_run_sync_methods_off_the_loop() -> None:
 
     inline, pooled = run(both())
     assert inline == threading.get_ident() and pooled != threading.get_ident()
+
+
+class XOnly:
+    def predict(self, X):  # type: ignore[no-untyped-def]
+        return X * 2
+
+
+class XOnlyWithMeta:
+    def predict(self, X, meta=None):  # type: ignore[no-untyped-def]
+        return meta
+
+
+class StarArgs:
+    def predict(self, *args):  # type: ignore[no-untyped-def]
+        return len(args)
+
+
+def test_predict_without_names_gets_x_alone() -> None:
+    assert run(Component(XOnly()).invoke(PREDICT, np.array([1]), ["a"], None)).data.tolist() == [2]
+    assert run(Component(XOnlyWithMeta()).invoke(PREDICT, 1, ["a"], {"k": 1})).data == {"k": 1}
+    assert run(Component(StarArgs()).invoke(PREDICT, 1, ["a"], None)).data == 2

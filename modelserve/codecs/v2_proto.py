@@ -1,0 +1,209 @@
+"""The Open Inference Protocol (V2) over gRPC: ModelInferRequest/Response <-> the V2 tensors.
+
+Typed contents are read into numpy at once where the wire allows it: FP32 and FP64 are
+packed fixed-size numbers, viewed in the serialized contents with ``np.frombuffer``;
+the varint kinds are converted by numpy from protobuf's repeated container.
+``raw_input_contents`` are viewed without a copy too (read-only arrays, like FP32/FP64).  An answer goes
+back in ``raw_output_contents`` when the request came in raw form (or an output is
+FP16, which has no typed field), else in the typed contents of each output.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from modelserve.codecs.v2 import (
+    DTYPES,
+    InferRequest,
+    InferResponse,
+    RequestedOutput,
+    Tensor,
+    dtype_of,
+    element_bytes,
+    from_buffer,
+    tensor_bytes,
+)
+from modelserve.errors import BadRequest
+from modelserve.grpc import messages
+from modelserve.grpc.wire import read_varint, varint
+
+ModelInferRequest = messages.message_class("inference.ModelInferRequest")
+ModelInferResponse = messages.message_class("inference.ModelInferResponse")
+InferParameter = messages.message_class("inference.InferParameter")
+
+# datatype -> the typed contents field that carries it, and its field number
+CONTENTS_FIELD = {
+    "BOOL": ("bool_contents", 1),
+    "INT8": ("int_contents", 2),
+    "INT16": ("int_contents", 2),
+    "INT32": ("int_contents", 2),
+    "INT64": ("int64_contents", 3),
+    "UINT8": ("uint_contents", 4),
+    "UINT16": ("uint_contents", 4),
+    "UINT32": ("uint_contents", 4),
+    "UINT64": ("uint64_contents", 5),
+    "FP32": ("fp32_contents", 6),
+    "FP64": ("fp64_contents", 7),
+    "BYTES": ("bytes_contents", 8),
+}
+_FIXED: dict[str, np.dtype] = {"FP32": np.dtype("<f4"), "FP64": np.dtype("<f8")}
+_WIDE = {
+    "BOOL": np.bool_,
+    "INT8": np.int32,
+    "INT16": np.int32,
+    "INT32": np.int32,
+    "INT64": np.int64,
+    "UINT8": np.uint32,
+    "UINT16": np.uint32,
+    "UINT32": np.uint32,
+    "UINT64": np.uint64,
+}
+
+
+# ---------------------------------------------------------------- parameters
+
+
+def parameters_of(field: Any) -> dict[str, Any]:
+    """A ``map<string, InferParameter>`` as plain values."""
+    if not field:
+        return {}
+    out = {}
+    for key, parameter in field.items():
+        choice = parameter.WhichOneof("parameter_choice")
+        out[key] = getattr(parameter, choice) if choice else None
+    return out
+
+
+def fill_parameters(field: Any, values: dict[str, Any]) -> None:
+    for key, value in values.items():
+        parameter = field[key]
+        if isinstance(value, bool):
+            parameter.bool_param = value
+        elif isinstance(value, int):
+            if value >= 1 << 63:
+                parameter.uint64_param = value
+            else:
+                parameter.int64_param = value
+        elif isinstance(value, float):
+            parameter.double_param = value
+        elif isinstance(value, str):
+            parameter.string_param = value
+        else:
+            import json
+
+            parameter.string_param = json.dumps(value)
+
+
+# ---------------------------------------------------------------- requests
+
+
+def decode_request(message: Any) -> InferRequest:
+    raw = message.raw_input_contents
+    if raw and len(raw) != len(message.inputs):
+        raise BadRequest(f"raw_input_contents has {len(raw)} entries for {len(message.inputs)} inputs")
+    if not message.inputs:
+        raise BadRequest("an inference request needs at least one input")
+    tensors = []
+    for index, item in enumerate(message.inputs):
+        where = f"input {item.name!r}"
+        datatype = item.datatype
+        dtype_of(datatype, where)
+        shape = list(item.shape)
+        if any(d < 0 for d in shape):
+            raise BadRequest(f"{where}: shape must be non-negative, got {shape}")
+        if raw:
+            if item.HasField("contents") and item.contents.ByteSize():
+                raise BadRequest(f"{where}: give either contents or raw_input_contents, not both")
+            tensor = from_buffer(item.name, datatype, shape, raw[index], where)
+        else:
+            tensor = Tensor(item.name, datatype, shape, _typed(item, datatype, shape, where))
+        tensor.parameters = parameters_of(item.parameters)
+        tensors.append(tensor)
+    outputs = [RequestedOutput(o.name, parameters_of(o.parameters)) for o in message.outputs] or None
+    return InferRequest(tensors, message.id or None, parameters_of(message.parameters), outputs)
+
+
+def _typed(item: Any, datatype: str, shape: list[int], where: str) -> np.ndarray:
+    if datatype == "FP16":
+        raise BadRequest(f"{where}: FP16 has no typed contents: send it in raw_input_contents")
+    name, number = CONTENTS_FIELD[datatype]
+    contents = item.contents
+    for other, _ in set(CONTENTS_FIELD.values()):
+        if other != name and len(getattr(contents, other)):
+            raise BadRequest(f"{where}: a {datatype} tensor carries its values in {name}, not {other}")
+    count = int(np.prod(shape))
+    if datatype in _FIXED:
+        array = _packed_fixed(contents.SerializeToString(), number, _FIXED[datatype])
+    elif datatype == "BYTES":
+        array = np.empty(len(contents.bytes_contents), object)
+        array[:] = list(contents.bytes_contents)
+    else:
+        values = getattr(contents, name)
+        array = np.fromiter(values, _WIDE[datatype], len(values))
+        target = DTYPES[datatype]
+        if array.dtype != target:
+            if array.size:
+                info = np.iinfo(target)
+                if array.min() < info.min or array.max() > info.max:
+                    raise BadRequest(f"{where}: a value is out of the range of {datatype}")
+            array = array.astype(target)
+    if array.size != count:
+        raise BadRequest(f"{where}: shape {shape} needs {count} values, contents have {array.size}")
+    return array.reshape(shape)
+
+
+def _packed_fixed(data: bytes, number: int, dtype: np.dtype) -> np.ndarray:
+    """The values of a packed fixed-size field in serialized contents (nothing else is set)."""
+    chunks = []
+    pos = 0
+    while pos < len(data):
+        key, pos = read_varint(data, pos)
+        length, pos = read_varint(data, pos)
+        if key != (number << 3 | 2):
+            raise BadRequest("unexpected field in tensor contents")
+        chunks.append(np.frombuffer(data, dtype, length // dtype.itemsize, pos))
+        pos += length
+    if not chunks:
+        return np.empty(0, dtype)
+    return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
+
+
+# ---------------------------------------------------------------- responses
+
+
+def encode_response(response: InferResponse, raw: bool) -> Any:
+    """The ModelInferResponse; ``raw``: outputs in raw_output_contents (forced by FP16 outputs)."""
+    message = ModelInferResponse(model_name=response.model_name, model_version=response.model_version or "")
+    if response.id:
+        message.id = response.id
+    if response.parameters:
+        fill_parameters(message.parameters, response.parameters)
+    raw = raw or any(t.datatype == "FP16" for t in response.outputs)
+    for tensor in response.outputs:
+        output = message.outputs.add(name=tensor.name, datatype=tensor.datatype, shape=tensor.shape)
+        if tensor.parameters:
+            fill_parameters(output.parameters, tensor.parameters)
+        if raw:
+            message.raw_output_contents.append(tensor_bytes(tensor))
+        else:
+            _fill_typed(output.contents, tensor)
+    return message
+
+
+def _fill_typed(contents: Any, tensor: Tensor) -> None:
+    name, number = CONTENTS_FIELD[tensor.datatype]
+    flat = tensor.data.reshape(-1)
+    if not flat.size:
+        return
+    if tensor.datatype in _FIXED:
+        data = np.ascontiguousarray(flat, _FIXED[tensor.datatype]).tobytes()
+        contents.MergeFromString(bytes([number << 3 | 2]) + varint(len(data)) + data)
+    elif tensor.datatype == "BYTES":
+        contents.bytes_contents.extend(element_bytes(v) for v in flat)
+    else:
+        getattr(contents, name).extend(flat.tolist())
+
+
+__all__ = ["ModelInferRequest", "ModelInferResponse", "decode_request", "encode_response", "read_varint"]
