@@ -8,6 +8,7 @@ import os
 from prometheus_client import REGISTRY
 from prometheus_client.exposition import choose_encoder
 
+from modelserve import tracing
 from modelserve.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -24,6 +25,7 @@ def run(settings: Settings) -> int:
         with open(settings.pidfile, "w") as pidfile:
             pidfile.write(f"{os.getpid()}\n")
     try:
+        tracing.check(settings)
         if settings.debug:
             from modelserve.workers.single import run_single
 

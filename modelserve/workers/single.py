@@ -13,15 +13,19 @@ import logging
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
+from modelserve import tracing
 from modelserve.errors import StartupError
 from modelserve.metrics import MetricsApp
 from modelserve.model import LoadedModel, load_model
 from modelserve.server import PortRouter, bind, build_rest_app, uvicorn_config
 from modelserve.settings import Settings
+
+if TYPE_CHECKING:
+    from modelserve.tracing.otel import Tracing
 
 logger = logging.getLogger("modelserve.single")
 
@@ -40,24 +44,30 @@ def run_single(settings: Settings) -> int:
     if settings.http_port == settings.metrics_port:
         raise StartupError(f"the HTTP and metrics ports must differ (both {settings.http_port})")
     model = load_model(settings)
+    tracer = tracing.start(settings)
+    if tracer is not None:
+        tracer.instrument_component(model.component)
     try:
-        uvloop.run(serve_all(model, settings))
+        uvloop.run(serve_all(model, settings, tracer))
     finally:
         model.component.close()
+        if tracer is not None:
+            tracer.shutdown()
     return 0
 
 
-async def serve_all(model: LoadedModel, settings: Settings) -> None:
+async def serve_all(model: LoadedModel, settings: Settings, tracer: Tracing | None = None) -> None:
     rest = build_rest_app(model, settings)
     plane = rest.handlers.plane
     sockets = [bind(settings.host, settings.http_port), bind(settings.host, settings.metrics_port)]
-    app = PortRouter({settings.http_port: rest, settings.metrics_port: MetricsApp(settings.metrics_endpoint)})
+    served = rest if tracer is None else tracer.asgi(rest)
+    app = PortRouter({settings.http_port: served, settings.metrics_port: MetricsApp(settings.metrics_endpoint)})
     web = _Uvicorn(uvicorn_config(app, settings))
     grpc_server: Any = None
     if settings.grpc_workers > 0:
         from modelserve.grpc.server import grpc_handlers, start_grpc_server
 
-        grpc_server = await start_grpc_server(grpc_handlers(plane, settings), settings)
+        grpc_server = await start_grpc_server(grpc_handlers(plane, settings), settings, tracer)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
