@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -82,17 +83,17 @@ class ExportConfig:
                 warnings.append(f"{variable} is ignored: configure OpenTelemetry with the OTEL_* variables")
         return cls(exporters, protocol, endpoint, warnings)
 
-    def describe(self) -> str:
+    def describe(self, environ: Mapping[str, str]) -> str:
         if not self.exporters:
             return "exporting nowhere (OTEL_TRACES_EXPORTER=none)"
         parts = []
         for name in self.exporters:
             if name == "otlp":
-                where = self.endpoint or _sdk_endpoint(self.protocol)
-                parts.append(f"OTLP {'gRPC' if self.protocol == GRPC else 'HTTP'} to {where}")
+                where = self.endpoint or sdk_endpoint(self.protocol, environ)
+                parts.append(f"OTLP/{'gRPC' if self.protocol == GRPC else 'HTTP'} to {where}")
             else:
                 parts.append("the console")
-        return "exporting to " + " and ".join(parts)
+        return "exporting by " + " and ".join(parts)
 
 
 def jaeger_endpoint(environ: Mapping[str, str], protocol: str, warnings: list[str]) -> str | None:
@@ -132,8 +133,13 @@ def jaeger_endpoint(environ: Mapping[str, str], protocol: str, warnings: list[st
     return endpoint
 
 
-def _sdk_endpoint(protocol: str) -> str:
-    return "the OTEL_EXPORTER_OTLP_*ENDPOINT or its default" if protocol == HTTP_PROTOBUF else "the gRPC default"
+def sdk_endpoint(protocol: str, environ: Mapping[str, str]) -> str:
+    """Where the SDK's exporter sends, from the OTLP variables (for the start-up log)."""
+    endpoint = environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    if endpoint:
+        return endpoint
+    base = environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or f"http://localhost:{OTLP_PORTS[protocol]}"
+    return base.rstrip("/") + "/v1/traces" if protocol == HTTP_PROTOBUF else base
 
 
 def resource(settings: Settings) -> Resource:
@@ -184,11 +190,14 @@ def log_configuration(settings: Settings, environ: Mapping[str, str] = os.enviro
         check_exporter(config.protocol)
     for warning in config.warnings:
         logger.warning("%s", warning)
-    logger.info("tracing on: service %s, %s", resource(settings).attributes.get(SERVICE_NAME), config.describe())
+    service = resource(settings).attributes.get(SERVICE_NAME)
+    logger.info("tracing on: service %s, %s", service, config.describe(environ))
 
 
 class Tracing:
     """One process's tracer provider and the wrappers that make its spans."""
+
+    SHUTDOWN_TIMEOUT = 5.0  # seconds a stopping worker gives its last export
 
     def __init__(self, provider: TracerProvider):
         self.provider = provider
@@ -265,6 +274,15 @@ class Tracing:
         if "send_feedback" in present:
             setattr(component, "send_feedback", traced_send_feedback)  # noqa: B010
 
-    def shutdown(self) -> None:
-        """Export every span still queued, then stop the exporters (a stopping worker)."""
-        self.provider.shutdown()
+    def shutdown(self, timeout: float | None = None) -> None:
+        """Export every span still queued, then stop the exporters (a stopping worker).
+
+        The SDK may retry an unreachable collector for half a minute: after ``timeout``
+        the worker stops anyway (the thread is a daemon) and says what it dropped.
+        """
+        timeout = self.SHUTDOWN_TIMEOUT if timeout is None else timeout
+        stopper = threading.Thread(target=self.provider.shutdown, name="tracing-shutdown", daemon=True)
+        stopper.start()
+        stopper.join(timeout)
+        if stopper.is_alive():
+            logger.warning("the last spans were not exported within %.0fs of stopping: dropped", timeout)

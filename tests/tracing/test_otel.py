@@ -68,7 +68,18 @@ def test_jaeger_agent_host_maps_to_otlp(environ: dict[str, str], endpoint: str, 
     (warning,) = mapped.warnings
     assert f"exporting OTLP to {endpoint}, since Jaeger ingests OTLP" in warning
     assert note in warning
-    assert endpoint in mapped.describe()
+    assert f"to {endpoint}" in mapped.describe(environ)
+
+
+def test_the_start_up_log_names_the_endpoint() -> None:
+    assert config().describe({}) == "exporting by OTLP/HTTP to http://localhost:4318/v1/traces"
+    environ = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318/"}
+    assert config(**environ).describe(environ) == "exporting by OTLP/HTTP to http://collector:4318/v1/traces"
+    environ = {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://collector/traces", "OTEL_TRACES_EXPORTER": "otlp,console"}
+    assert config(**environ).describe(environ) == "exporting by OTLP/HTTP to http://collector/traces and the console"
+    environ = {"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}
+    assert config(**environ).describe(environ) == "exporting by OTLP/gRPC to http://localhost:4317"
+    assert config(OTEL_TRACES_EXPORTER="none").describe({}) == "exporting nowhere (OTEL_TRACES_EXPORTER=none)"
 
 
 def test_otlp_endpoint_wins_over_jaeger_variables() -> None:

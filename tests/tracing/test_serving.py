@@ -14,7 +14,7 @@ import pytest
 from google.protobuf import json_format
 
 from modelserve.grpc import messages
-from tests.conftest import RunningServer
+from tests.conftest import RunningServer, free_port
 from tests.grpc.conftest import GrpcProcess
 from tests.tracing.conftest import (
     INTERNAL_KIND,
@@ -173,6 +173,30 @@ def test_spans_are_flushed_on_sigterm(receiver: OtlpReceiver, grpc_servers: Any)
     assert server.stop() == 0
     assert len(receiver.trace(rest_trace, 3, timeout=5)) == 3
     assert len(receiver.trace(grpc_trace, 3, timeout=5)) == 3
+
+
+def test_otel_propagators_is_honoured(receiver: OtlpReceiver, start_server: Any) -> None:
+    env = tracing_env(receiver, OTEL_PROPAGATORS="baggage")  # no tracecontext: traceparent is not read
+    server = start_server(MODEL, "--grpc-workers", "0", env=env)
+    header, trace_id, _ = traceparent()
+    assert rest_predict(server, header).status_code == 200
+    spans = receiver.wait_for(lambda spans: any(s.name == "POST /api/v1.0/predictions" for s in spans))
+    request = one(spans, "POST /api/v1.0/predictions")
+    assert request.trace_id != trace_id
+    assert request.parent_id == ""
+
+
+def test_an_unreachable_collector_holds_up_neither_requests_nor_shutdown(start_server: Any) -> None:
+    env = {"TRACING": "1", "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{free_port()}"}
+    server = start_server(MODEL, "--grpc-workers", "0", env={**env, "OTEL_BSP_SCHEDULE_DELAY": "100"})
+    header, _, _ = traceparent()
+    for _ in range(3):
+        assert rest_predict(server, header).status_code == 200
+        time.sleep(0.2)
+    started = time.monotonic()
+    assert server.stop() == 0
+    assert time.monotonic() - started < 5 + 2
+    assert "the last spans were not exported within 5s of stopping: dropped" in server.log_path.read_text()
 
 
 def test_every_rest_worker_exports(receiver: OtlpReceiver, start_server: Any) -> None:
