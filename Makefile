@@ -5,7 +5,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed
 HTTP_PORT ?= 9000
 
-.PHONY: venv serve test lint typecheck unit conformance protos clean bench bench-quick profile
+.PHONY: venv serve test lint typecheck unit conformance protos clean bench bench-quick bench-batching profile
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "modelserve needs Python 3.11+"'
@@ -41,11 +41,18 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy modelserve
 
-unit: venv $(BENCH_TOOLS)
+## tools the tests start: a real Prometheus push gateway (tests/workers/test_pushgateway.py)
+TEST_TOOLS := $(VENV)/.test-tools
+$(TEST_TOOLS): $(STAMP)
+	command -v prometheus-pushgateway >/dev/null || \
+		{ apt-get update && apt-get install -y prometheus-pushgateway; }
+	touch $(TEST_TOOLS)
+
+unit: venv $(BENCH_TOOLS) $(TEST_TOOLS)
 	$(BIN)/pytest -q
 
 conformance: venv
-	$(BIN)/python scripts/conformance.py seldon --transports rest,startup,grpc,process
+	$(BIN)/python scripts/conformance.py seldon --transports rest,startup,grpc,process,metrics
 
 ## benchmarks against the peers (bench/run.py; each peer is installed into bench/.venvs/<peer>)
 bench: venv $(BENCH_TOOLS)
@@ -53,6 +60,10 @@ bench: venv $(BENCH_TOOLS)
 
 bench-quick: venv $(BENCH_TOOLS)
 	$(BIN)/python -m bench.run --quick
+
+## the sklearn forest at 64 connections, modelserve with and without --max-batch-size (bench/batching.py)
+bench-batching: venv $(BENCH_TOOLS)
+	$(BIN)/python -m bench.run --batching
 
 profile: venv $(BENCH_TOOLS)
 	$(BIN)/python -m bench.profiling

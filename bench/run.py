@@ -112,6 +112,8 @@ def parse(argv: list[str] | None) -> tuple[Options, argparse.Namespace]:
     parser.add_argument("--duration", type=int, default=10, help="seconds of each measured run")
     parser.add_argument("--warmup", type=int, default=3, help="seconds of the warm-up run")
     parser.add_argument("--reps", type=int, default=3, help="interleaved rounds")
+    parser.add_argument("--batching", action="store_true",
+                        help="only the batching bench (bench/batching.py): W4 at 64 connections, with and without")
     parser.add_argument("--out", type=Path, help="markdown report (default: bench/results/<date>.md)")
     args = parser.parse_args(argv)
     if args.quick:
@@ -126,6 +128,10 @@ def parse(argv: list[str] | None) -> tuple[Options, argparse.Namespace]:
 
 def main(argv: list[str] | None = None) -> int:
     options, args = parse(argv)
+    if args.batching:
+        from bench import batching
+
+        return batching.main(options.duration, options.warmup, options.reps, args.out)
     started = time.monotonic()
     tables = run(options)
     text = report.markdown(tables, options, time.monotonic() - started)

@@ -62,11 +62,11 @@ class Server:
         return venvs.ensure(self.venv) if self.venv else Path(sys.executable).parent
 
 
-def _modelserve(server_models: Path) -> Callable[[Launch], Command]:
+def _modelserve(server_models: Path, *extra: str) -> Callable[[Launch], Command]:
     def command(x: Launch) -> Command:
         return ([str(x.bin / "python"), "-m", "modelserve", "serve", x.workload.seldon_class, "--host", HOST,
                  "--http-port", str(x.http), "--grpc-port", str(x.grpc), "--metrics-port", str(x.metrics),
-                 "--workers", str(x.workers), "--grpc-workers", str(x.workers), "--log-level", "WARNING"],
+                 "--workers", str(x.workers), "--grpc-workers", str(x.workers), "--log-level", "WARNING", *extra],
                 server_models, {})
     return command
 
@@ -115,6 +115,9 @@ SERVERS: dict[str, Server] = {
     s.name: s
     for s in (
         MODELSERVE,
+        # What the built-in metrics cost per request (the budget: under 3 % of throughput).
+        Server("modelserve without built-in metrics", MODELSERVE.protocols,
+               _modelserve(MODELS / "seldon", "--builtin-metrics", "0"), multi_worker=False),
         Server("seldon-core 1.19.0", ("seldon-rest", "seldon-grpc"), _seldon_core, venv="seldon-core"),
         Server("mlserver 1.7.1 (parallel_workers 0)", ("v2-rest", "v2-grpc"), _mlserver(0), venv="mlserver",
                multi_worker=False),

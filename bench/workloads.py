@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 IRIS_ROW = (5.1, 3.5, 1.4, 0.2)
 
@@ -22,7 +23,11 @@ class Workload:
 
     def expected(self) -> list[float]:
         """The flat answer for ``row`` (one output row)."""
-        return list(iris_proba(self.row)) if self.model == "iris" else list(self.row)
+        if self.model == "iris":
+            return list(iris_proba(self.row))
+        if self.model == "forest":
+            return [float(p) for p in forest().predict_proba([list(self.row)])[0]]
+        return list(self.row)
 
 
 @cache
@@ -36,6 +41,20 @@ def iris_proba(row: tuple[float, ...]) -> tuple[float, ...]:
     return tuple(float(p) for p in model.predict_proba([list(row)])[0])
 
 
+@cache
+def forest() -> Any:
+    """The batching bench's random forest (25 trees), fitted on a synthetic 3-class dataset."""
+    from sklearn.datasets import make_classification
+    from sklearn.ensemble import RandomForestClassifier
+
+    features, target = make_classification(
+        n_samples=2000, n_features=FOREST_FEATURES, n_informative=8, n_classes=3, random_state=0
+    )
+    return RandomForestClassifier(n_estimators=25, max_depth=8, random_state=0, n_jobs=1).fit(features, target)
+
+
+FOREST_FEATURES = 16
+
 WORKLOADS = {
     w.name: w
     for w in (
@@ -44,3 +63,9 @@ WORKLOADS = {
         Workload("W3", "identity, 1x10,000 floats", "identity", tuple(i + 0.5 for i in range(10_000))),
     )
 }
+
+# Not one of the peers' workloads (they have no such model): the batching bench's (bench/batching.py).
+FOREST = Workload(
+    "W4", "sklearn random forest, predict_proba of 1 row", "forest", tuple(0.1 * i for i in range(FOREST_FEATURES)),
+    1e-6,
+)

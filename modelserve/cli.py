@@ -77,7 +77,7 @@ def run_serve(args: argparse.Namespace) -> int:
     except SettingsError as error:
         print(f"modelserve: error: {error}", file=sys.stderr)
         return 2
-    logs.configure(settings.effective_log_level)
+    logs.configure(settings.effective_log_level, settings.log_format)
     if args.persistence is not None:
         logger.warning("--persistence is deprecated and ignored")
     try:

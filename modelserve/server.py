@@ -17,6 +17,7 @@ from modelserve.codecs.seldon import SeldonJsonCodec
 from modelserve.dataplane import DataPlane
 from modelserve.errors import StartupError
 from modelserve.handlers.seldon import SeldonHandlers
+from modelserve.metrics.recorder import ServerMetrics
 from modelserve.model import LoadedModel
 from modelserve.rest.app import RestApp
 from modelserve.settings import Settings
@@ -47,8 +48,8 @@ def bind(host: str, port: int, listen: bool = True) -> socket.socket:
     return sock
 
 
-def build_rest_app(model: LoadedModel, settings: Settings) -> RestApp:
-    plane = DataPlane(model, settings)
+def build_rest_app(model: LoadedModel, settings: Settings, metrics: ServerMetrics | None = None) -> RestApp:
+    plane = DataPlane(model, settings, metrics)
     codec = SeldonJsonCodec(model.component.class_names, settings.request_path, settings.include_metrics_in_response)
     handlers = SeldonHandlers(plane, codec, settings.predictive_unit_id or "0", settings.include_metrics_in_response)
     return RestApp(handlers, settings.max_body_size, settings.payload_passthrough)
@@ -74,7 +75,7 @@ def uvicorn_config(app: Any, settings: Settings) -> uvicorn.Config:
         http="httptools",
         lifespan="off",
         log_config=None,
-        access_log=settings.access_log,
+        access_log=False,  # ours (modelserve/access_log.py) has the duration and the worker
         timeout_keep_alive=max(1, settings.keepalive),
         server_header=False,
         timeout_graceful_shutdown=int(settings.graceful_timeout),

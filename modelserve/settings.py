@@ -18,6 +18,7 @@ from typing import Any
 
 SERVICE_TYPES = ("MODEL", "ROUTER", "TRANSFORMER", "OUTPUT_TRANSFORMER", "COMBINER", "OUTLIER_DETECTOR")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("text", "json")
 
 _TRUE = {"1", "true", "t", "yes", "y", "on"}
 _FALSE = {"0", "false", "f", "no", "n", "off", ""}
@@ -65,6 +66,23 @@ def _choice(*choices: str) -> Callable[[str], str]:
         return value
 
     return convert
+
+
+def _lower_choice(*choices: str) -> Callable[[str], str]:
+    def convert(text: str) -> str:
+        value = text.strip().lower()
+        if value not in choices:
+            raise ValueError(f"{text!r} is not one of {', '.join(choices)}")
+        return value
+
+    return convert
+
+
+def _pushgateway_url(text: str) -> str:
+    from modelserve.pushgateway import parse_url
+
+    parse_url(text)  # a clear error at start-up, not at the first push
+    return text.strip()
 
 
 def _log_level(text: str) -> str:
@@ -150,6 +168,15 @@ OPTIONS: tuple[Option, ...] = (
         _log_level,
         "Log level: DEBUG, INFO, WARNING, ERROR.",
         "LEVEL",
+    ),
+    Option(
+        "log_format",
+        "--log-format",
+        ("MODELSERVE_LOG_FORMAT",),
+        "text",
+        _lower_choice(*LOG_FORMATS),
+        "Log format: text, or json (one JSON object per line, for log collectors).",
+        "FORMAT",
     ),
     Option(
         "debug",
@@ -244,12 +271,48 @@ OPTIONS: tuple[Option, ...] = (
         "Leave metrics scrapes out of the access log (default: on unless --debug).",
     ),
     Option(
+        "pushgateway_enabled",
+        "--pushgateway-enabled",
+        ("PUSHGATEWAY_ENABLED",),
+        False,
+        parse_bool,
+        "Push the metrics to a Prometheus push gateway periodically and on shutdown.",
+        is_flag=True,
+    ),
+    Option(
+        "pushgateway_url",
+        "--pushgateway-url",
+        ("PUSHGATEWAY_URL",),
+        "localhost:9091",
+        _pushgateway_url,
+        "Push gateway: host:port or http://host:port[/prefix].",
+        "URL",
+    ),
+    Option(
+        "pushgateway_push_interval",
+        "--pushgateway-push-interval",
+        ("PUSHGATEWAY_PUSH_INTERVAL_SEC",),
+        30.0,
+        _positive_float,
+        "Seconds between two pushes to the push gateway.",
+        "SECONDS",
+    ),
+    Option(
         "metrics_endpoint",
         None,
         ("PREDICTIVE_UNIT_METRICS_ENDPOINT",),
         "/metrics",
         str,
         "Path of the Prometheus metrics on the metrics port.",
+    ),
+    Option(
+        "builtin_metrics",
+        "--builtin-metrics",
+        ("MODELSERVE_BUILTIN_METRICS",),
+        True,
+        parse_bool,
+        "Record the built-in request metrics (modelserve_*); 0 leaves only the custom ones, as the original.",
+        "BOOL",
     ),
     Option(
         "payload_passthrough",
@@ -338,6 +401,25 @@ OPTIONS: tuple[Option, ...] = (
         "SIZE",
     ),
     Option(
+        "max_batch_size",
+        "--max-batch-size",
+        ("MODELSERVE_MAX_BATCH_SIZE",),
+        1,
+        _non_negative_int,
+        "Most concurrent predict requests merged into one user call along the first axis (0 or 1: no batching).",
+        "N",
+    ),
+    Option(
+        "max_batch_time_ms",
+        "--max-batch-time-ms",
+        ("MODELSERVE_MAX_BATCH_TIME_MS",),
+        5.0,
+        _positive_float,
+        "With batching, how long a request waits for more to merge with while the model is busy "
+        "(an idle model takes a request at once).",
+        "MS",
+    ),
+    Option(
         "graceful_timeout",
         "--graceful-timeout",
         ("MODELSERVE_GRACEFUL_TIMEOUT",),
@@ -363,6 +445,7 @@ class Settings:
     service_type: str = "MODEL"
     parameters: list[Any] = field(default_factory=list)
     log_level: str = "INFO"
+    log_format: str = "text"
     debug: bool = False
     tracing: bool = False
     workers: int = 1
@@ -376,7 +459,11 @@ class Settings:
     pidfile: str | None = None
     single_threaded: bool = False
     filter_metrics_access_logs: bool | None = None
+    pushgateway_enabled: bool = False
+    pushgateway_url: str = "localhost:9091"
+    pushgateway_push_interval: float = 30.0
     metrics_endpoint: str = "/metrics"
+    builtin_metrics: bool = True
     payload_passthrough: bool = False
     include_metrics_in_response: bool = True
     model_metadata: str | None = None
@@ -390,6 +477,8 @@ class Settings:
     max_body_size: int = 100 << 20
     grpc_max_message_size: int = 256 << 20
     graceful_timeout: float = 30.0
+    max_batch_size: int = 1
+    max_batch_time_ms: float = 5.0
 
     @classmethod
     def load(
@@ -426,6 +515,10 @@ class Settings:
     def user_threads(self) -> int:
         """How many user calls may run at once in a REST worker."""
         return 1 if self.single_threaded else max(1, self.threads)
+
+    @property
+    def batching(self) -> bool:
+        return self.max_batch_size > 1
 
     @property
     def request_path(self) -> dict[str, str]:

@@ -68,3 +68,14 @@ def test_bad_values_name_their_source(environ: dict[str, str], culprit: str) -> 
 
 def test_sizes() -> None:
     assert Settings.load("M", environ={"MODELSERVE_MAX_BODY_SIZE": "2M"}).max_body_size == 2 << 20
+
+
+def test_batching_settings() -> None:
+    assert not Settings.load("M", environ={}).batching  # off by default
+    assert not Settings.load("M", environ={"MODELSERVE_MAX_BATCH_SIZE": "0"}).batching
+    settings = Settings.load("M", environ={"MODELSERVE_MAX_BATCH_SIZE": "8", "MODELSERVE_MAX_BATCH_TIME_MS": "2.5"})
+    assert settings.batching and settings.max_batch_size == 8 and settings.max_batch_time_ms == 2.5
+    with pytest.raises(SettingsError, match="MODELSERVE_MAX_BATCH_TIME_MS"):
+        Settings.load("M", environ={"MODELSERVE_MAX_BATCH_TIME_MS": "0"})
+    with pytest.raises(SettingsError, match="MODELSERVE_MAX_BATCH_SIZE"):
+        Settings.load("M", environ={"MODELSERVE_MAX_BATCH_SIZE": "-1"})

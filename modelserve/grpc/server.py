@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -26,11 +27,13 @@ from google.protobuf import json_format
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2
 
+from modelserve import access_log
 from modelserve.codecs.seldon_proto import SeldonProtoCodec
 from modelserve.dataplane import DataPlane
 from modelserve.errors import NOT_IMPLEMENTED, ServingError, StartupError
 from modelserve.grpc import messages
 from modelserve.handlers.seldon import SeldonHandlers
+from modelserve.metrics.recorder import Route, ServerMetrics
 from modelserve.model import LoadedModel
 from modelserve.settings import Settings
 
@@ -111,11 +114,17 @@ class SeldonServicer:
         }
         return {
             service: {
-                method: unary_handler(f"{service}/{method}", behaviours[method], request_class)
+                method: unary_handler(
+                    f"{service}/{method}", behaviours[method], request_class, self._recorder(service, method)
+                )
                 for method, (request_class, _) in methods.items()
             }
             for service, methods in messages.SERVICES.items()
         }
+
+    def _recorder(self, service: str, method: str) -> Route | None:
+        metrics = self.handlers.plane.metrics
+        return metrics.route("grpc", "seldon", f"/{service}/{method}") if metrics is not None else None
 
     async def metadata(self, request: Any) -> Any:
         """The model's metadata; an empty message when it is invalid (as the original answers)."""
@@ -141,12 +150,18 @@ class Undecodable:
 UNDECODABLE = "Exception deserializing request!"  # what grpcio's synchronous server answers
 
 
-def _deserializer(request_class: Any) -> Callable[[bytes], Any]:
+class UndecodableError(ServingError):
+    """Answered as grpcio answers it: INTERNAL, without our trailing metadata."""
+
+
+def _deserializer(request_class: Any, recorder: Route | None) -> Callable[[bytes], Any]:
     # grpc.aio answers a failing deserializer with UNKNOWN "Unexpected <class ...>": the
     # method answers INTERNAL with grpcio's usual text instead.
     parse = request_class.FromString
 
     def deserialize(data: bytes) -> Any:
+        if recorder is not None:
+            recorder.request_size(len(data))
         try:
             return parse(data)
         except Exception as error:
@@ -155,13 +170,28 @@ def _deserializer(request_class: Any) -> Callable[[bytes], Any]:
     return deserialize
 
 
-def unary_handler(name: str, behaviour: Behaviour, request_class: Any) -> grpc.RpcMethodHandler:
+def _serializer(recorder: Route | None) -> Callable[[Any], bytes]:
+    if recorder is None:
+        return _serialize
+
+    def serialize(message: Any) -> bytes:
+        data = _serialize(message)
+        recorder.response_size(len(data))
+        return data
+
+    return serialize
+
+
+def unary_handler(
+    name: str, behaviour: Behaviour, request_class: Any, recorder: Route | None = None
+) -> grpc.RpcMethodHandler:
     """A unary-unary method: parse, call, answer or abort with the error's code and message."""
 
-    async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def answer(request: Any) -> Any:
+        """The answer to send, or the ServingError to abort with."""
         if isinstance(request, Undecodable):
             logger.info("%s: undecodable request: %s", name, request.error)
-            await context.abort(grpc.StatusCode.INTERNAL, UNDECODABLE)
+            return UndecodableError(UNDECODABLE, 500)
         try:
             return seldon_message(await behaviour(request))
         except ServingError as error:
@@ -170,12 +200,30 @@ def unary_handler(name: str, behaviour: Behaviour, request_class: Any) -> grpc.R
             logger.exception("internal error in %s", name)
             failure = ServingError(f"Internal server error: {type(error).__name__}: {error}")
         _log_failure(name, failure)
-        await context.abort(
-            grpc_code(failure.status_code), failure.message, trailing_metadata=(("seldon-reason", failure.reason),)
-        )
+        return failure
+
+    async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        if recorder is None:
+            result = await answer(request)
+        else:
+            started = time.perf_counter()
+            recorder.start()
+            status = "CANCELLED"
+            try:
+                result = await answer(request)
+                status = grpc_code(result.status_code).name if isinstance(result, ServingError) else "OK"
+            finally:
+                recorder.done(status, time.perf_counter() - started)
+        if isinstance(result, ServingError):
+            if isinstance(result, UndecodableError):
+                await context.abort(grpc.StatusCode.INTERNAL, UNDECODABLE)
+            await context.abort(
+                grpc_code(result.status_code), result.message, trailing_metadata=(("seldon-reason", result.reason),)
+            )
+        return result
 
     return grpc.unary_unary_rpc_method_handler(
-        call, request_deserializer=_deserializer(request_class), response_serializer=_serialize
+        call, request_deserializer=_deserializer(request_class, recorder), response_serializer=_serializer(recorder)
     )
 
 
@@ -226,6 +274,8 @@ class GrpcServer:
         if tracer is not None:
             services = tracer.grpc_methods(services)
         for service, methods in services.items():
+            if settings.access_log:
+                methods = access_log.grpc_methods(service, methods)
             self.server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, methods),))
             if register is not None:
                 register(service, methods)
@@ -276,9 +326,11 @@ async def start_grpc_server(
     return server
 
 
-async def serve_async(model: LoadedModel, settings: Settings, tracer: Tracing | None = None) -> None:
+async def serve_async(
+    model: LoadedModel, settings: Settings, metrics: ServerMetrics | None = None, tracer: Tracing | None = None
+) -> None:
     """Serve gRPC until SIGTERM or SIGINT, then drain for ``graceful_timeout``."""
-    plane = DataPlane(model, settings)
+    plane = DataPlane(model, settings, metrics)
     server = await start_grpc_server(grpc_handlers(plane, settings), settings, tracer)
     logger.info("serving %s: gRPC on %s", settings.interface_name, address(settings.host, server.port or 0))
     stop = asyncio.Event()
@@ -286,5 +338,5 @@ async def serve_async(model: LoadedModel, settings: Settings, tracer: Tracing | 
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
-    plane.draining = True
+    plane.drain()
     await server.stop(settings.graceful_timeout)

@@ -27,6 +27,7 @@ from modelserve.errors import (
     from_user_exception,
     is_not_implemented_signal,
 )
+from modelserve.metrics.recorder import check_metric_names
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +94,7 @@ class Component:
         self._class_names_is_method = callable(getattr(user, "class_names", None))
         self._has_class_names = hasattr(user, "class_names")
         self._executor = ThreadPoolExecutor(user_threads, "user-call") if user_threads > 1 else None
+        self.concurrency = 1 if serial else max(1, user_threads)  # user calls that may run at once
         # --single-threaded: plain methods already run one at a time on the loop's thread;
         # this lock keeps async ones from interleaving at their awaits.
         self._serial = asyncio.Lock() if serial else None
@@ -102,6 +104,9 @@ class Component:
 
     def has(self, verb: str) -> bool:
         return self._methods[verb] is not None
+
+    def takes_meta(self, verb: str) -> bool:
+        return self._takes_meta[verb]
 
     def raw_method(self, verb: str) -> Method | None:
         return self._raw_methods[verb]
@@ -260,6 +265,13 @@ class Component:
         self.close()
         self._executor = ThreadPoolExecutor(user_threads, "user-call") if user_threads > 1 else None
         self._serial = asyncio.Lock() if serial else None
+        self.concurrency = 1 if serial else max(1, user_threads)
+
+    def run_in_thread(self) -> None:
+        """Plain methods run in a thread even with one user call at a time (still one at a
+        time, always on the same thread): the event loop keeps taking requests meanwhile."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, "user-call")
 
     def close(self) -> None:
         if self._executor is not None:
@@ -304,6 +316,9 @@ def validate_metrics(metrics: Any) -> None:
             or not isinstance(metric.get("tags", {}), dict)
         ):
             raise ServingError(f"Bad metric created during request: {metric!r}", 500, BAD_METRIC)
+        problem = check_metric_names(metric)
+        if problem is not None:
+            raise ServingError(f"Bad metric created during request: {problem}", 500, BAD_METRIC)
 
 
 def label_metrics(metrics: list[dict[str, Any]], method_tag: str) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ logged once; nothing a client sends can stop the process.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import Any
@@ -24,6 +25,7 @@ from modelserve.errors import (
     ServingError,
 )
 from modelserve.handlers.seldon import SeldonHandlers
+from modelserve.metrics.recorder import Route
 from modelserve.rest.requests import Request, raw_payload, seldon_message
 
 logger = logging.getLogger("modelserve.rest")
@@ -59,12 +61,20 @@ class RestApp:
         self.max_body_size = max_body_size
         self.payload_passthrough = payload_passthrough
         self.routes: dict[str, dict[str, Endpoint]] = {}
+        # The built-in metrics of each path (None: not recorded, as health probes).
+        self.metrics = handlers.plane.metrics
+        self.recorders: dict[str, Route | None] = {}
+        self.unmatched = self.metrics.route("rest", "none", "unmatched") if self.metrics else None
         self._openapi = resources.files("modelserve.rest").joinpath("seldon-openapi.json").read_bytes()
         self._add_seldon_routes()
 
-    def route(self, path: str, methods: tuple[str, ...], endpoint: Endpoint) -> None:
+    def route(
+        self, path: str, methods: tuple[str, ...], endpoint: Endpoint, protocol: str = "seldon", probe: bool = False
+    ) -> None:
+        """Serve ``endpoint`` on ``path``; a probe's requests are left out of the request metrics."""
         for method in methods:
             self.routes.setdefault(path, {})[method] = endpoint
+        self.recorders[path] = None if probe or self.metrics is None else self.metrics.route("rest", protocol, path)
 
     def _add_seldon_routes(self) -> None:
         both = ("GET", "POST")
@@ -83,9 +93,9 @@ class RestApp:
         self.route("/send-feedback", both, feedback)
         self.route("/api/v1.0/feedback", post, feedback)
         self.route("/api/v0.1/feedback", post, feedback)
-        self.route("/health/ping", get, self.ping)
-        self.route("/health/status", get, self.health_status)
-        self.route("/api/v1.0/health/status", get, self.health_status)
+        self.route("/health/ping", get, self.ping, probe=True)
+        self.route("/health/status", get, self.health_status, probe=True)
+        self.route("/api/v1.0/health/status", get, self.health_status, probe=True)
         self.route("/metadata", get, self.metadata)
         self.route("/api/v1.0/metadata", get, self.metadata)
         self.route("/seldon.json", get, self.openapi)
@@ -112,12 +122,25 @@ class RestApp:
             if scope["type"] == "lifespan":
                 await _lifespan(receive, send)
             return
+        recorder = self.recorders.get(scope["path"], self.unmatched)
+        if recorder is None:  # a health probe, or built-in metrics are off
+            await self._handle(scope, receive, send)
+            return
+        started = time.perf_counter()
+        recorder.start()
+        status, request_bytes, response_bytes = 499, 0, 0
+        try:
+            status, request_bytes, response_bytes = await self._handle(scope, receive, send)
+        finally:
+            recorder.finish(status, time.perf_counter() - started, request_bytes, response_bytes)
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send) -> tuple[int, int, int]:
+        """Answer one request: (status, request body size, response body size)."""
         method = scope["method"]
         methods = self.routes.get(scope["path"])
         if methods is None:
             response = error_response(ServingError(f"No route {scope['path']}", 404, NOT_FOUND))
-            await _send(send, response, scope)
-            return
+            return await _send(send, response, scope, 0)
         endpoint = methods.get(method)
         if endpoint is None:
             allow = ", ".join(sorted(methods)).encode()
@@ -127,10 +150,10 @@ class RestApp:
                     (b"access-control-allow-methods", allow),
                     (b"access-control-allow-headers", b"*"),
                 ]
-                await _send(send, (200, b"text/plain", b""), scope, preflight)
-                return
-            await _send(send, self._not_allowed(method, scope["path"], methods), scope, [(b"allow", allow)])
-            return
+                return await _send(send, (200, b"text/plain", b""), scope, 0, preflight)
+            response = self._not_allowed(method, scope["path"], methods)
+            return await _send(send, response, scope, 0, [(b"allow", allow)])
+        body = b""
         try:
             body = await self._read_body(scope, receive)
             request = Request(method, scope["path"], scope["query_string"], scope["headers"], body)
@@ -139,11 +162,11 @@ class RestApp:
             _log_failure(error, scope)
             response = error_response(error)
         except ClientDisconnected:
-            return
+            return 499, len(body), 0
         except Exception:
             logger.exception("internal error on %s %s", method, scope["path"])
             response = error_response(ServingError("Internal server error"))
-        await _send(send, response, scope)
+        return await _send(send, response, scope, len(body))
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
         message = await receive()
@@ -219,7 +242,9 @@ def answer_response(answer: Any) -> Response:
     raise ServingError(f"A raw method returned {type(answer).__name__}: expected a dict, list, str or bytes")
 
 
-async def _send(send: Send, response: Response, scope: Scope, extra: list[tuple[bytes, bytes]] | None = None) -> None:
+async def _send(
+    send: Send, response: Response, scope: Scope, request_bytes: int, extra: list[tuple[bytes, bytes]] | None = None
+) -> tuple[int, int, int]:
     status, content_type, body = response
     headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
     if extra:
@@ -228,6 +253,7 @@ async def _send(send: Send, response: Response, scope: Scope, extra: list[tuple[
         headers.append((b"access-control-allow-origin", b"*"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+    return status, request_bytes, len(body)
 
 
 def _has_origin(headers: list[tuple[bytes, bytes]]) -> bool:

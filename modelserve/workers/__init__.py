@@ -5,18 +5,10 @@ from __future__ import annotations
 import logging
 import os
 
-from prometheus_client import REGISTRY
-from prometheus_client.exposition import choose_encoder
-
 from modelserve import tracing
 from modelserve.settings import Settings
 
 logger = logging.getLogger(__name__)
-
-
-def render_metrics(accept: str) -> tuple[bytes, str]:
-    encoder, content_type = choose_encoder(accept)
-    return encoder(REGISTRY), content_type
 
 
 def run(settings: Settings) -> int:
@@ -34,7 +26,7 @@ def run(settings: Settings) -> int:
         from modelserve.workers.rest import run_rest_worker
         from modelserve.workers.supervisor import Supervisor
 
-        supervisor = Supervisor(settings, render_metrics)
+        supervisor = Supervisor(settings)
         return supervisor.run({"rest": run_rest_worker, "grpc": run_grpc_worker})
     finally:
         if settings.pidfile and os.path.exists(settings.pidfile):

@@ -17,6 +17,7 @@ def run_grpc_worker(supervisor: Supervisor, slot: Slot) -> int:
     import uvloop
 
     from modelserve.grpc.server import serve_async
+    from modelserve.metrics import open_metrics
 
     model, settings = supervisor.model, supervisor.settings
     assert model is not None
@@ -26,7 +27,7 @@ def run_grpc_worker(supervisor: Supervisor, slot: Slot) -> int:
     if tracer is not None:
         tracer.instrument_component(model.component)
     try:
-        uvloop.run(serve_async(model, settings, tracer))
+        uvloop.run(serve_async(model, settings, open_metrics(supervisor.metrics_dir, settings), tracer))
     finally:
         model.component.close()
     if tracer is not None:

@@ -14,6 +14,8 @@ import socket
 import time
 from collections.abc import Callable
 
+from modelserve import access_log
+
 logger = logging.getLogger(__name__)
 
 MAX_REQUEST_HEAD = 16 * 1024
@@ -73,6 +75,7 @@ class MetricsServer:
             self._close(selector, connection)
 
     def _answer(self, connection: _Connection) -> None:
+        start = time.perf_counter()
         head = connection.buffer.split(b"\n", 1)
         parts = head[0].decode("latin-1").split()
         method, path = (parts[0], parts[1]) if len(parts) >= 2 else ("", "")
@@ -88,8 +91,6 @@ class MetricsServer:
             except Exception:  # a broken collector must not stop the supervisor
                 logger.exception("rendering metrics failed")
                 status, body, content_type = "500 Internal Server Error", b"error\n", "text/plain; charset=utf-8"
-        if self.log_scrapes:
-            logger.info("metrics scrape %s %s -> %s", method, path, status)
         response = (
             f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
             "Connection: close\r\n\r\n"
@@ -100,6 +101,8 @@ class MetricsServer:
             connection.sock.sendall(response)
         except OSError:
             pass
+        if self.log_scrapes:
+            access_log.record(method, path, int(status[:3]), time.perf_counter() - start)
 
     def _close(self, selector: selectors.BaseSelector, connection: _Connection) -> None:
         self.connections.pop(connection.sock.fileno(), None)

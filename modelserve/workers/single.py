@@ -17,10 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
-from modelserve import tracing
+from modelserve import logs, tracing
+from modelserve.access_log import AccessLogApp
 from modelserve.errors import StartupError
-from modelserve.metrics import MetricsApp
+from modelserve.metrics import Aggregator, Exposition, make_directory, open_metrics, remove_directory
+from modelserve.metrics.app import MetricsApp
 from modelserve.model import LoadedModel, load_model
+from modelserve.pushgateway import AsyncPusher
 from modelserve.server import PortRouter, bind, build_rest_app, uvicorn_config
 from modelserve.settings import Settings
 
@@ -41,27 +44,36 @@ class _Uvicorn(uvicorn.Server):
 def run_single(settings: Settings) -> int:
     import uvloop
 
+    logs.set_worker("single")
     if settings.http_port == settings.metrics_port:
         raise StartupError(f"the HTTP and metrics ports must differ (both {settings.http_port})")
     model = load_model(settings)
     tracer = tracing.start(settings)
     if tracer is not None:
         tracer.instrument_component(model.component)
+    directory = make_directory()
     try:
-        uvloop.run(serve_all(model, settings, tracer))
+        uvloop.run(serve_all(model, settings, directory, tracer))
     finally:
         model.component.close()
+        remove_directory(directory)
         if tracer is not None:
             tracer.shutdown()
     return 0
 
 
-async def serve_all(model: LoadedModel, settings: Settings, tracer: Tracing | None = None) -> None:
-    rest = build_rest_app(model, settings)
+async def serve_all(model: LoadedModel, settings: Settings, metrics_dir: str, tracer: Tracing | None = None) -> None:
+    rest = build_rest_app(model, settings, open_metrics(metrics_dir, settings))
     plane = rest.handlers.plane
     sockets = [bind(settings.host, settings.http_port), bind(settings.host, settings.metrics_port)]
-    served = rest if tracer is None else tracer.asgi(rest)
-    app = PortRouter({settings.http_port: served, settings.metrics_port: MetricsApp(settings.metrics_endpoint)})
+    render = Exposition(Aggregator(metrics_dir)).render
+    metrics: Any = MetricsApp(settings.metrics_endpoint, render)
+    web_app: Any = rest if tracer is None else tracer.asgi(rest)
+    if settings.access_log:
+        web_app = AccessLogApp(web_app)
+        if not settings.filter_metrics_logs:
+            metrics = AccessLogApp(metrics)
+    app = PortRouter({settings.http_port: web_app, settings.metrics_port: metrics})
     web = _Uvicorn(uvicorn_config(app, settings))
     grpc_server: Any = None
     if settings.grpc_workers > 0:
@@ -79,15 +91,20 @@ async def serve_all(model: LoadedModel, settings: Settings, tracer: Tracing | No
         settings.metrics_port, settings.metrics_endpoint,
     )
     web_task = asyncio.create_task(web.serve(sockets=sockets))
+    pusher = AsyncPusher(settings, render) if settings.pushgateway_enabled else None
+    if pusher is not None:
+        pusher.start()
     stop_task = asyncio.create_task(stop.wait())
     try:
         await asyncio.wait((web_task, stop_task), return_when=asyncio.FIRST_COMPLETED)
-        plane.draining = True
+        plane.drain()
         web.should_exit = True
         draining = [web_task]
         if grpc_server is not None:
             draining.append(asyncio.ensure_future(grpc_server.stop(settings.graceful_timeout)))
         await asyncio.gather(*draining)
+        if pusher is not None:
+            await pusher.stop()  # drained: the final counts are in
     finally:
         stop_task.cancel()
         for sock in sockets:

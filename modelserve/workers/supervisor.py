@@ -12,7 +12,7 @@ Lifecycle:
 5. on SIGTERM or SIGINT: stop listening, ask every worker to drain (SIGTERM), wait up
    to ``--graceful-timeout``, kill what is left, exit 0 with every port free.
 
-The supervisor also answers the metrics port.  It runs no threads and no event loop,
+The supervisor also answers the metrics port, merging what every worker recorded.  It runs no threads and no event loop,
 so forking a replacement worker at any time is safe.
 """
 
@@ -30,8 +30,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from modelserve import logs
 from modelserve.errors import StartupError
+from modelserve.metrics import Aggregator, Exposition, make_directory, remove_directory
 from modelserve.model import LoadedModel, build_model
+from modelserve.pushgateway import SelectorPusher
 from modelserve.server import bind
 from modelserve.settings import Settings
 from modelserve.workers.metrics_server import MetricsServer
@@ -64,13 +67,17 @@ WorkerTarget = Callable[["Supervisor", Slot], int]
 
 
 class Supervisor:
-    def __init__(self, settings: Settings, render_metrics: Callable[[str], tuple[bytes, str]]):
+    def __init__(self, settings: Settings):
         self.settings = settings
-        self.render_metrics = render_metrics
+        # Every worker records into its own file here; the metrics port merges them.
+        self.metrics_dir = make_directory()
+        self.aggregator = Aggregator(self.metrics_dir)
+        self.render_metrics: Callable[[str], tuple[bytes, str]] = Exposition(self.aggregator).render
         self.model: LoadedModel | None = None
         self.rest_socket: socket.socket | None = None
         self.grpc_reservation: socket.socket | None = None
         self.metrics: MetricsServer | None = None
+        self.pusher: SelectorPusher | None = None
         self.slots: list[Slot] = []
         self.stopping = False
         self.exit_code = 0
@@ -81,15 +88,31 @@ class Supervisor:
     # -- start
 
     def run(self, targets: dict[str, WorkerTarget]) -> int:
+        try:
+            self._start(targets)
+            self._loop()
+            if self.pusher is not None:
+                self.pusher.push_final()  # the workers are gone: their final counts are in
+        finally:
+            self._cleanup()
+        return self.exit_code
+
+    def _start(self, targets: dict[str, WorkerTarget]) -> None:
         self._targets = targets
         settings = self.settings
+        logs.set_worker("supervisor")
         self.rest_socket = bind(settings.host, settings.http_port)
         if settings.grpc_workers > 0:
             self.grpc_reservation = bind(settings.host, settings.grpc_port, listen=False)
         metrics_socket = bind(settings.host, settings.metrics_port)
         self.metrics = MetricsServer(
-            metrics_socket, settings.metrics_endpoint, self.render_metrics, log_scrapes=not settings.filter_metrics_logs
+            metrics_socket,
+            settings.metrics_endpoint,
+            self.render_metrics,
+            log_scrapes=settings.access_log and not settings.filter_metrics_logs,
         )
+        if settings.pushgateway_enabled:
+            self.pusher = SelectorPusher(settings, self.render_metrics)
         self.model = build_model(settings)
         if not settings.load_in_worker:
             self.model.load()
@@ -101,13 +124,8 @@ class Supervisor:
             settings.interface_name, settings.host, settings.http_port, settings.workers, settings.host,
             settings.grpc_port, settings.grpc_workers, settings.metrics_port, settings.metrics_endpoint,
         )
-        try:
-            for slot in self.slots:
-                self._spawn(slot)
-            self._loop()
-        finally:
-            self._cleanup()
-        return self.exit_code
+        for slot in self.slots:
+            self._spawn(slot)
 
     def _install_signals(self) -> None:
         read_fd, write_fd = os.pipe()
@@ -148,6 +166,9 @@ class Supervisor:
                 os.close(self._wakeup[1])
             if self.metrics is not None:
                 self.metrics.close()
+            if self.pusher is not None:
+                self.pusher.close_after_fork()
+            logs.set_worker(slot.name)
             if self.grpc_reservation is not None:
                 self.grpc_reservation.close()
             if slot.kind != "rest" and self.rest_socket is not None:
@@ -184,6 +205,8 @@ class Supervisor:
                 key.data(self._selector)
             self.metrics.expire(self._selector)
             now = time.monotonic()
+            if self.pusher is not None and not self.stopping:
+                self.pusher.tick(self._selector, now)
             if self.stopping:
                 if deadline is None:
                     deadline = now + self.settings.graceful_timeout + 1.0
@@ -200,6 +223,8 @@ class Supervisor:
     def _next_timeout(self, deadline: float | None) -> float:
         now = time.monotonic()
         waits = [1.0]
+        if self.pusher is not None and not self.stopping:
+            waits.append(self.pusher.wait(now))
         if deadline is not None:
             waits.append(max(0.0, deadline - now))
         waits += [max(0.0, s.restart_at - now) for s in self.slots if s.pid is None and s.restart_at is not None]
@@ -231,6 +256,8 @@ class Supervisor:
                 self._worker_exited(slot, status)
 
     def _worker_exited(self, slot: Slot, status: int) -> None:
+        if slot.pid is not None:
+            self.aggregator.retire(slot.pid)
         slot.pid = None
         code = os.waitstatus_to_exitcode(status)
         lived = time.monotonic() - slot.started
@@ -289,6 +316,7 @@ class Supervisor:
                     os.waitpid(slot.pid, 0)
                 except ChildProcessError:
                     pass
+                self.aggregator.retire(slot.pid)
                 slot.pid = None
         if self.metrics is not None:
             self.metrics.close(self._selector)
@@ -303,6 +331,7 @@ class Supervisor:
             os.close(self._wakeup[1])
         for signum in _HANDLED_SIGNALS:
             signal.signal(signum, signal.SIG_DFL)
+        remove_directory(self.metrics_dir)
 
 
 def _note_signal(signum: int, frame: object) -> None:

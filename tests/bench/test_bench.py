@@ -44,3 +44,14 @@ def test_payloads_are_checked(protocol: str, workload: str) -> None:
     if protocol == "seldon-grpc":
         assert proto.check(w, protocols.seldon_grpc_answer(w)) is None
     assert proto.check(w, b"garbage") is not None
+
+
+def test_the_batching_workload_is_checked() -> None:
+    """W4 (bench/batching.py, not one of the peers' workloads): its answer is the forest's predict_proba."""
+    from bench.workloads import FOREST
+
+    answer = FOREST.expected()
+    assert len(answer) == 3 and abs(sum(answer) - 1) < 1e-9
+    proto = protocols.PROTOCOLS["seldon-rest"]
+    assert proto.check(FOREST, protocols.seldon_rest_answer(FOREST)) is None
+    assert proto.check(FOREST, b'{"data": {"ndarray": [[1, 0, 0]]}}') is not None

@@ -1,21 +1,20 @@
-"""The metrics port: Prometheus exposition of this server's registry."""
+"""The metrics port as an ASGI application (one-process mode): the merged exposition."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from prometheus_client import REGISTRY, CollectorRegistry
-from prometheus_client.exposition import choose_encoder
-
 Scope = dict[str, Any]
+Render = Callable[[str], tuple[bytes, str]]
 
 
 class MetricsApp:
-    """ASGI application answering the metrics path (text format, or OpenMetrics when asked)."""
+    """Answers the metrics path (text format, or OpenMetrics when asked); 404 elsewhere."""
 
-    def __init__(self, endpoint: str, registry: CollectorRegistry = REGISTRY):
+    def __init__(self, endpoint: str, render: Render):
         self.endpoint = endpoint
-        self.registry = registry
+        self.render = render
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -27,8 +26,8 @@ class MetricsApp:
             for key, value in scope["headers"]:
                 if key == b"accept":
                     accept = value.decode("latin-1")
-            encoder, content_type = choose_encoder(accept)
-            status, body = 200, encoder(self.registry)
+            body, content_type = self.render(accept)
+            status = 200
         headers = [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body if scope["method"] != "HEAD" else b""})
