@@ -123,6 +123,8 @@ def test_trace_context_from_headers_and_metadata() -> None:
         context = trace.get_current_span(extract(carrier, getter=getter)).get_span_context()  # type: ignore[arg-type]
         assert format(context.trace_id, "032x") == TRACE_ID
         assert context.is_remote
+    garbage = [(b"traceparent", b"00-not-a-trace-01"), (b"tracestate", b"\xff")]
+    assert not trace.get_current_span(extract(garbage, getter=HEADERS)).get_span_context().is_valid  # a new trace
     assert HEADERS.get([(b"a", b"1")], "traceparent") is None
     assert METADATA.get((("x-bin", b"\x00"),), "x-bin") is None
 
