@@ -25,7 +25,7 @@ def free_port() -> int:
 
 
 # Variables of the caller's environment that would change how a server under test behaves.
-SERVER_VARIABLES = ("PREDICTIVE_UNIT_", "GUNICORN_", "GRPC_", "MODEL_METADATA")
+SERVER_VARIABLES = ("PREDICTIVE_UNIT_", "GUNICORN_", "GRPC_", "MODEL_METADATA", "TRACING", "OTEL_", "JAEGER_")
 
 
 class RunningServer:

@@ -21,7 +21,7 @@ import logging
 import signal
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from google.protobuf import json_format
@@ -40,6 +40,9 @@ from modelserve.handlers.v2 import V2Handlers
 from modelserve.metrics.recorder import Route, ServerMetrics
 from modelserve.model import LoadedModel
 from modelserve.settings import Settings
+
+if TYPE_CHECKING:
+    from modelserve.tracing.otel import Tracing
 
 logger = logging.getLogger("modelserve.grpc")
 
@@ -263,7 +266,7 @@ def address(host: str, port: int) -> str:
 class GrpcServer:
     """A grpc.aio server with the Seldon services, health and reflection, on this event loop."""
 
-    def __init__(self, handlers: SeldonHandlers, settings: Settings):
+    def __init__(self, handlers: SeldonHandlers, settings: Settings, tracer: Tracing | None = None):
         if not isinstance(handlers.wire, SeldonProtoCodec):
             raise TypeError("the gRPC server needs SeldonHandlers built with SeldonProtoCodec")
         self.handlers = handlers
@@ -271,7 +274,10 @@ class GrpcServer:
         self.server = grpc.aio.server(options=server_options(settings))
         self.servicer = SeldonServicer(handlers, handlers.wire)
         register = getattr(self.server, "add_registered_method_handlers", None)  # grpcio 1.63+: faster lookup
-        for service, methods in self.servicer.method_handlers().items():
+        services = self.servicer.method_handlers()
+        if tracer is not None:
+            services = tracer.grpc_methods(services)
+        for service, methods in services.items():
             if settings.access_log:
                 methods = access_log.grpc_methods(service, methods)
             self.server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, methods),))
@@ -319,18 +325,22 @@ class GrpcServer:
         await self.server.stop(grace)
 
 
-async def start_grpc_server(handlers: SeldonHandlers, settings: Settings) -> GrpcServer:
+async def start_grpc_server(
+    handlers: SeldonHandlers, settings: Settings, tracer: Tracing | None = None
+) -> GrpcServer:
     """Build, bind (``settings.host``/``grpc_port``) and start a server on the running loop."""
-    server = GrpcServer(handlers, settings)
+    server = GrpcServer(handlers, settings, tracer)
     server.bind(settings.host, settings.grpc_port)
     await server.start()
     return server
 
 
-async def serve_async(model: LoadedModel, settings: Settings, metrics: ServerMetrics | None = None) -> None:
+async def serve_async(
+    model: LoadedModel, settings: Settings, metrics: ServerMetrics | None = None, tracer: Tracing | None = None
+) -> None:
     """Serve gRPC until SIGTERM or SIGINT, then drain for ``graceful_timeout``."""
     plane = DataPlane(model, settings, metrics)
-    server = await start_grpc_server(grpc_handlers(plane, settings), settings)
+    server = await start_grpc_server(grpc_handlers(plane, settings), settings, tracer)
     logger.info("serving %s: gRPC on %s", settings.interface_name, address(settings.host, server.port or 0))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

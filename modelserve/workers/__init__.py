@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 
+from modelserve import tracing
 from modelserve.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -16,6 +17,7 @@ def run(settings: Settings) -> int:
         with open(settings.pidfile, "w") as pidfile:
             pidfile.write(f"{os.getpid()}\n")
     try:
+        tracing.check(settings)
         if settings.debug:
             from modelserve.workers.single import run_single
 

@@ -3,7 +3,10 @@ with SO_REUSEPORT so that the kernel spreads connections over them."""
 
 from __future__ import annotations
 
+import signal
 from typing import TYPE_CHECKING
+
+from modelserve import tracing
 
 if TYPE_CHECKING:
     from modelserve.workers.supervisor import Slot, Supervisor
@@ -20,8 +23,14 @@ def run_grpc_worker(supervisor: Supervisor, slot: Slot) -> int:
     assert model is not None
     model.load()
     model.component.set_threads(settings.grpc_user_threads)
+    tracer = tracing.start(settings)
+    if tracer is not None:
+        tracer.instrument_component(model.component)
     try:
-        uvloop.run(serve_async(model, settings, open_metrics(supervisor.metrics_dir, settings)))
+        uvloop.run(serve_async(model, settings, open_metrics(supervisor.metrics_dir, settings), tracer))
     finally:
         model.component.close()
+    if tracer is not None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # drained: a second SIGTERM must not cut the export
+        tracer.shutdown()
     return 0

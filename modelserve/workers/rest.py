@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import signal
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import FrameType
 from typing import TYPE_CHECKING
 
 import uvicorn
 
+from modelserve import tracing
 from modelserve.access_log import AccessLogApp
 from modelserve.dataplane import DataPlane
 from modelserve.metrics import open_metrics
@@ -33,6 +36,15 @@ class DrainingServer(uvicorn.Server):
         self.plane.drain()
         super().handle_exit(sig, frame)
 
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # uvicorn raises the stop signal again once it has shut down, which would kill the
+        # worker before its own clean-up (the spans still to export): the drain is the
+        # answer to the signal, so the worker then exits normally.
+        with super().capture_signals():
+            yield
+            self._captured_signals.clear()
+
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         # uvicorn closes every connection that has no request under way.  One accepted a
         # moment ago usually has its request on the wire already: stop accepting, give
@@ -48,11 +60,17 @@ def run_rest_worker(supervisor: Supervisor, slot: Slot) -> int:
     assert model is not None and isinstance(supervisor.rest_socket, socket.socket)
     model.load()
     model.component.set_threads(settings.user_threads, serial=settings.single_threaded)
+    tracer = tracing.start(settings)
+    if tracer is not None:
+        tracer.instrument_component(model.component)
     app = build_rest_app(model, settings, open_metrics(supervisor.metrics_dir, settings))
-    config = uvicorn_config(AccessLogApp(app) if settings.access_log else app, settings)
+    served = app if tracer is None else tracer.asgi(app)
+    config = uvicorn_config(AccessLogApp(served) if settings.access_log else served, settings)
     config.limit_max_requests = supervisor.max_requests_for_worker()
     DrainingServer(config, app.handlers.plane).run(sockets=[supervisor.rest_socket])
     # Drained: a second SIGTERM (the supervisor's, after a signal sent to the whole
     # process group) must not turn this clean exit into a death by signal.
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if tracer is not None:
+        tracer.shutdown()  # export the spans still queued
     return 0

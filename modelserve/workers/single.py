@@ -13,11 +13,11 @@ import logging
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
-from modelserve import logs
+from modelserve import logs, tracing
 from modelserve.access_log import AccessLogApp
 from modelserve.errors import StartupError
 from modelserve.metrics import Aggregator, Exposition, make_directory, open_metrics, remove_directory
@@ -26,6 +26,9 @@ from modelserve.model import LoadedModel, load_model
 from modelserve.pushgateway import AsyncPusher
 from modelserve.server import PortRouter, bind, build_rest_app, uvicorn_config
 from modelserve.settings import Settings
+
+if TYPE_CHECKING:
+    from modelserve.tracing.otel import Tracing
 
 logger = logging.getLogger("modelserve.single")
 
@@ -45,24 +48,29 @@ def run_single(settings: Settings) -> int:
     if settings.http_port == settings.metrics_port:
         raise StartupError(f"the HTTP and metrics ports must differ (both {settings.http_port})")
     model = load_model(settings)
+    tracer = tracing.start(settings)
+    if tracer is not None:
+        tracer.instrument_component(model.component)
     directory = make_directory()
     try:
-        uvloop.run(serve_all(model, settings, directory))
+        uvloop.run(serve_all(model, settings, directory, tracer))
     finally:
         model.component.close()
         remove_directory(directory)
+        if tracer is not None:
+            tracer.shutdown()
     return 0
 
 
-async def serve_all(model: LoadedModel, settings: Settings, metrics_dir: str) -> None:
+async def serve_all(model: LoadedModel, settings: Settings, metrics_dir: str, tracer: Tracing | None = None) -> None:
     rest = build_rest_app(model, settings, open_metrics(metrics_dir, settings))
     plane = rest.handlers.plane
     sockets = [bind(settings.host, settings.http_port), bind(settings.host, settings.metrics_port)]
     render = Exposition(Aggregator(metrics_dir)).render
     metrics: Any = MetricsApp(settings.metrics_endpoint, render)
-    web_app: Any = rest
+    web_app: Any = rest if tracer is None else tracer.asgi(rest)
     if settings.access_log:
-        web_app = AccessLogApp(rest)
+        web_app = AccessLogApp(web_app)
         if not settings.filter_metrics_logs:
             metrics = AccessLogApp(metrics)
     app = PortRouter({settings.http_port: web_app, settings.metrics_port: metrics})
@@ -71,7 +79,7 @@ async def serve_all(model: LoadedModel, settings: Settings, metrics_dir: str) ->
     if settings.grpc_workers > 0:
         from modelserve.grpc.server import grpc_handlers, start_grpc_server
 
-        grpc_server = await start_grpc_server(grpc_handlers(plane, settings), settings)
+        grpc_server = await start_grpc_server(grpc_handlers(plane, settings), settings, tracer)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
