@@ -24,6 +24,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def wait_for(condition, timeout: float = 10.0, interval: float = 0.05) -> bool:  # type: ignore[no-untyped-def]
+    """Whether ``condition()`` turned true within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(interval)
+    return False
+
+
 # Variables of the caller's environment that would change how a server under test behaves.
 SERVER_VARIABLES = ("PREDICTIVE_UNIT_", "GUNICORN_", "GRPC_", "MODEL_METADATA", "TRACING", "OTEL_", "JAEGER_")
 

@@ -14,8 +14,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from modelserve.grpc import messages
-from tests.conftest import RunningServer
-from tests.workers.test_processes import children, wait_for
+from tests.conftest import RunningServer, wait_for
+from tests.workers.test_processes import children
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 

@@ -10,7 +10,7 @@ from typing import Any
 import grpc
 import httpx
 
-from tests.conftest import RunningServer
+from tests.conftest import RunningServer, wait_for
 from tests.grpc.conftest import GrpcProcess
 
 ACCESS = re.compile(
@@ -32,14 +32,6 @@ def access_lines(server: RunningServer, pings: bool = False) -> list[dict[str, s
 def json_records(server: RunningServer) -> list[dict[str, Any]]:
     return [json.loads(line) for line in server.output().splitlines() if line.startswith("{")]
 
-
-def wait_for(condition, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def start_both(*flags: str, env: dict[str, str] | None = None) -> GrpcProcess:

@@ -13,7 +13,7 @@ import time
 import httpx
 import pytest
 
-from tests.conftest import RunningServer
+from tests.conftest import RunningServer, wait_for
 
 
 def predict(server: RunningServer, payload: str = "x", timeout: float = 10) -> dict:
@@ -47,14 +47,6 @@ def port_is_free(port: int) -> bool:
             return False
     return True
 
-
-def wait_for(condition, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_several_workers_serve_a_model_loaded_before_fork(start_server) -> None:  # type: ignore[no-untyped-def]

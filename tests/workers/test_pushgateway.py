@@ -20,6 +20,11 @@ import pytest
 from modelserve.pushgateway import SelectorPusher
 from modelserve.settings import Settings
 from tests.conftest import RunningServer, free_port
+from tests.conftest import wait_for as _wait_for
+
+
+def wait_for(condition, timeout: float = 15.0) -> bool:  # type: ignore[no-untyped-def]
+    return _wait_for(condition, timeout, 0.1)
 
 GATEWAY = shutil.which("prometheus-pushgateway")
 
@@ -89,14 +94,6 @@ def gateway() -> Iterator[PushGateway]:
     yield started
     started.stop()
 
-
-def wait_for(condition, timeout: float = 15.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def push_env(url: str, interval: float) -> dict[str, str]:
