@@ -66,7 +66,16 @@ class DataPlane:
 
     async def infer(self, verb: str, X: Any, names: list[str], meta: dict[str, Any] | None) -> Outcome:
         """predict, transform_input, transform_output, route or health_status."""
-        outcome = await self._invoke(verb, X, names, meta)
+        # _invoke written out: one coroutine less on every request.
+        timer = self._timers[verb]
+        if timer is None:
+            outcome = await self.component.invoke(verb, X, names, meta)
+        else:
+            started = time.perf_counter()
+            try:
+                outcome = await self.component.invoke(verb, X, names, meta)
+            finally:
+                timer.observe(time.perf_counter() - started)
         if outcome.metrics and self.metrics is not None:
             self.metrics.record_custom(METRIC_METHOD_TAG[verb], outcome.metrics)
         return outcome

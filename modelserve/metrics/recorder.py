@@ -52,6 +52,14 @@ TIMER_BUCKETS = (
 )
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 SIZE_BUCKETS = tuple(float(64 * 4**i) for i in range(12))  # 64 B .. 256 MiB
+
+
+def _size_bucket_table() -> tuple[int, ...]:
+    """Bucket index of a size n by (n - 1).bit_length(): bisecting SIZE_BUCKETS, without the search."""
+    return tuple(bisect_left(SIZE_BUCKETS, float(2**bits)) for bits in range(64))
+
+
+_SIZE_BUCKET = _size_bucket_table()
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 # Where a histogram's sum is, after its buckets and the +Inf bucket (see store.Histogram).
 _LATENCY_SUM = len(LATENCY_BUCKETS) + 1
@@ -122,9 +130,9 @@ class Route:
         values[slot + bisect_left(LATENCY_BUCKETS, seconds)] += 1.0
         values[slot + _LATENCY_SUM] += seconds
         values, slot, response_values, response_slot = self._sizes or self._add_sizes()
-        values[slot + bisect_left(SIZE_BUCKETS, request_bytes)] += 1.0
+        values[slot + _SIZE_BUCKET[(request_bytes - 1).bit_length()]] += 1.0
         values[slot + _SIZE_SUM] += request_bytes
-        response_values[response_slot + bisect_left(SIZE_BUCKETS, response_bytes)] += 1.0
+        response_values[response_slot + _SIZE_BUCKET[(response_bytes - 1).bit_length()]] += 1.0
         response_values[response_slot + _SIZE_SUM] += response_bytes
 
     def done(self, status: Any, seconds: float) -> None:
@@ -136,12 +144,12 @@ class Route:
 
     def request_size(self, size: int) -> None:
         values, slot, _, _ = self._sizes or self._add_sizes()
-        values[slot + bisect_left(SIZE_BUCKETS, size)] += 1.0
+        values[slot + _SIZE_BUCKET[(size - 1).bit_length()]] += 1.0
         values[slot + _SIZE_SUM] += size
 
     def response_size(self, size: int) -> None:
         _, _, values, slot = self._sizes or self._add_sizes()
-        values[slot + bisect_left(SIZE_BUCKETS, size)] += 1.0
+        values[slot + _SIZE_BUCKET[(size - 1).bit_length()]] += 1.0
         values[slot + _SIZE_SUM] += size
 
     def _add_status(self, status: Any) -> tuple[Any, int]:
