@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 import socket
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
+from modelserve.access_log import AccessLogApp
 from modelserve.codecs.seldon import SeldonJsonCodec
 from modelserve.dataplane import DataPlane
 from modelserve.errors import StartupError
@@ -23,6 +24,9 @@ from modelserve.model import LoadedModel
 from modelserve.rest.app import RestApp
 from modelserve.rest.v2 import add_v2_routes
 from modelserve.settings import Settings
+
+if TYPE_CHECKING:
+    from modelserve.tracing.otel import Tracing
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +62,12 @@ def build_rest_app(model: LoadedModel, settings: Settings, metrics: ServerMetric
     v2 = V2Handlers(plane, settings.model_name, settings.model_version)
     add_v2_routes(app, v2, V1Handlers(plane, v2))
     return app
+
+
+def served_app(app: RestApp, settings: Settings, tracer: Tracing | None = None) -> Any:
+    """The REST app as uvicorn serves it: inside the tracing and access-log wrappers when on."""
+    served: Any = app if tracer is None else tracer.asgi(app)
+    return AccessLogApp(served) if settings.access_log else served
 
 
 class PortRouter:

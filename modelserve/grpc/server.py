@@ -274,7 +274,8 @@ class GrpcServer:
         self.server = grpc.aio.server(options=server_options(settings))
         self.servicer = SeldonServicer(handlers, handlers.wire)
         register = getattr(self.server, "add_registered_method_handlers", None)  # grpcio 1.63+: faster lookup
-        services = self.servicer.method_handlers()
+        v2 = V2Servicer(V2Handlers(handlers.plane, settings.model_name, settings.model_version))
+        services = {**self.servicer.method_handlers(), V2_SERVICE: v2.method_handlers()}
         if tracer is not None:
             services = tracer.grpc_methods(services)
         for service, methods in services.items():
@@ -283,11 +284,6 @@ class GrpcServer:
             self.server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, methods),))
             if register is not None:
                 register(service, methods)
-        v2 = V2Servicer(V2Handlers(handlers.plane, settings.model_name, settings.model_version))
-        v2_methods = v2.method_handlers()
-        self.server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(V2_SERVICE, v2_methods),))
-        if register is not None:
-            register(V2_SERVICE, v2_methods)
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         messages.add_file(health_pb2.DESCRIPTOR)

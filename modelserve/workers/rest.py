@@ -13,10 +13,9 @@ from typing import TYPE_CHECKING
 import uvicorn
 
 from modelserve import tracing
-from modelserve.access_log import AccessLogApp
 from modelserve.dataplane import DataPlane
 from modelserve.metrics import open_metrics
-from modelserve.server import build_rest_app, uvicorn_config
+from modelserve.server import build_rest_app, served_app, uvicorn_config
 
 if TYPE_CHECKING:
     from modelserve.workers.supervisor import Slot, Supervisor
@@ -64,8 +63,7 @@ def run_rest_worker(supervisor: Supervisor, slot: Slot) -> int:
     if tracer is not None:
         tracer.instrument_component(model.component)
     app = build_rest_app(model, settings, open_metrics(supervisor.metrics_dir, settings))
-    served = app if tracer is None else tracer.asgi(app)
-    config = uvicorn_config(AccessLogApp(served) if settings.access_log else served, settings)
+    config = uvicorn_config(served_app(app, settings, tracer), settings)
     config.limit_max_requests = supervisor.max_requests_for_worker()
     DrainingServer(config, app.handlers.plane).run(sockets=[supervisor.rest_socket])
     # Drained: a second SIGTERM (the supervisor's, after a signal sent to the whole

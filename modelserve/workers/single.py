@@ -24,7 +24,7 @@ from modelserve.metrics import Aggregator, Exposition, make_directory, open_metr
 from modelserve.metrics.app import MetricsApp
 from modelserve.model import LoadedModel, load_model
 from modelserve.pushgateway import AsyncPusher
-from modelserve.server import PortRouter, bind, build_rest_app, uvicorn_config
+from modelserve.server import PortRouter, bind, build_rest_app, served_app, uvicorn_config
 from modelserve.settings import Settings
 
 if TYPE_CHECKING:
@@ -68,12 +68,9 @@ async def serve_all(model: LoadedModel, settings: Settings, metrics_dir: str, tr
     sockets = [bind(settings.host, settings.http_port), bind(settings.host, settings.metrics_port)]
     render = Exposition(Aggregator(metrics_dir)).render
     metrics: Any = MetricsApp(settings.metrics_endpoint, render)
-    web_app: Any = rest if tracer is None else tracer.asgi(rest)
-    if settings.access_log:
-        web_app = AccessLogApp(web_app)
-        if not settings.filter_metrics_logs:
-            metrics = AccessLogApp(metrics)
-    app = PortRouter({settings.http_port: web_app, settings.metrics_port: metrics})
+    if settings.access_log and not settings.filter_metrics_logs:
+        metrics = AccessLogApp(metrics)
+    app = PortRouter({settings.http_port: served_app(rest, settings, tracer), settings.metrics_port: metrics})
     web = _Uvicorn(uvicorn_config(app, settings))
     grpc_server: Any = None
     if settings.grpc_workers > 0:
