@@ -13,8 +13,8 @@ import httpx
 import numpy as np
 import pytest
 
-from modelserve.batching import Batcher
 from modelserve.dataplane import DataPlane
+from modelserve.dataplane.batching import Batcher
 from modelserve.errors import ServingError
 from modelserve.model import build_model
 from modelserve.model.component import PREDICT, TRANSFORM_INPUT, Component, Outcome, SeldonResponse

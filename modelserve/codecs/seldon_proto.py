@@ -8,7 +8,7 @@ is handed over as is, and ``tftensor`` is a ``tensorflow.TensorProto``, read and
 written without TensorFlow.
 
 Numeric payloads never go through Python numbers one by one: ``tensor`` values and
-numeric ``ndarray`` lists are read and written as bytes by numpy (``grpc/wire.py``).
+numeric ``ndarray`` lists are read and written as bytes by numpy (``codecs/protowire.py``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
-from modelserve.codecs import tftensor
+from modelserve.codecs import messages, protowire, tftensor
 from modelserve.codecs.seldon import (
     BIN_DATA,
     CUSTOM_DATA,
@@ -40,7 +40,6 @@ from modelserve.codecs.seldon import (
     unknown_answer,
 )
 from modelserve.errors import BadRequest, ServingError
-from modelserve.grpc import messages, wire
 from modelserve.model.component import Outcome
 
 NO_PAYLOAD = "Invalid request data type: the message has no payload (data, binData, strData, jsonData or customData)"
@@ -104,8 +103,8 @@ _NUMPY_FROM = 16
 def set_list(values: Any, obj: list[Any] | tuple[Any, ...] | np.ndarray) -> None:
     """Fill a ``google.protobuf.ListValue``; numeric arrays are written by numpy at once."""
     if isinstance(obj, np.ndarray):
-        if obj.size >= _NUMPY_FROM and wire.fits_list_value(obj):
-            values.MergeFromString(wire.list_value_bytes(obj))
+        if obj.size >= _NUMPY_FROM and protowire.fits_list_value(obj):
+            values.MergeFromString(protowire.list_value_bytes(obj))
             return
         obj = obj.tolist()
     values.SetInParent()
@@ -117,8 +116,8 @@ def set_list(values: Any, obj: list[Any] | tuple[Any, ...] | np.ndarray) -> None
 def list_to_array(values: Any) -> np.ndarray:
     """An ndarray payload as numpy: numbers straight from the bytes, anything else via Python lists."""
     data = values.SerializeToString()
-    if len(data) >= _NUMPY_FROM * wire.NUMBER_SIZE:
-        array = wire.read_list_value(data)
+    if len(data) >= _NUMPY_FROM * protowire.NUMBER_SIZE:
+        array = protowire.read_list_value(data)
         if array is not None:
             return array
     return decode_ndarray(list_to_python(values))
@@ -269,7 +268,7 @@ def decode_data(data: Any) -> tuple[str, np.ndarray]:
 
 
 def decode_tensor(tensor: Any) -> np.ndarray:
-    shape, values = wire.read_tensor(tensor.SerializeToString())
+    shape, values = protowire.read_tensor(tensor.SerializeToString())
     try:
         return values.reshape(shape or [values.size])
     except ValueError as error:
@@ -387,7 +386,7 @@ class SeldonProtoCodec(SeldonCodecSettings):
         if kind == TENSOR:
             if array.dtype.kind == "c":
                 raise ServingError("Cannot send complex numbers in a tensor: use tftensor")
-            body.tensor.MergeFromString(wire.tensor_bytes(array))
+            body.tensor.MergeFromString(protowire.tensor_bytes(array))
             body.tensor.SetInParent()
         elif kind == TFTENSOR:
             set_tftensor(body.tftensor, array)

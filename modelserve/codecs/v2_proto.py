@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from modelserve.codecs import messages
+from modelserve.codecs.protowire import read_varint, varint
 from modelserve.codecs.v2 import (
     DTYPES,
     InferRequest,
@@ -26,8 +28,6 @@ from modelserve.codecs.v2 import (
     tensor_bytes,
 )
 from modelserve.errors import BadRequest
-from modelserve.grpc import messages
-from modelserve.grpc.wire import read_varint, varint
 
 ModelInferRequest = messages.message_class("inference.ModelInferRequest")
 ModelInferResponse = messages.message_class("inference.ModelInferResponse")

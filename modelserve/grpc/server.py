@@ -29,10 +29,10 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2
 
 from modelserve import access_log
+from modelserve.codecs import messages
 from modelserve.codecs.seldon_proto import SeldonProtoCodec
 from modelserve.dataplane import DataPlane
 from modelserve.errors import NOT_IMPLEMENTED, ServingError, StartupError
-from modelserve.grpc import messages
 from modelserve.grpc.v2 import SERVICE as V2_SERVICE
 from modelserve.grpc.v2 import V2Servicer
 from modelserve.handlers.seldon import SeldonHandlers

@@ -11,8 +11,7 @@ from typing import Any
 
 import grpc
 
-from modelserve.codecs import v2_proto
-from modelserve.grpc import messages
+from modelserve.codecs import messages, v2_proto
 from modelserve.handlers.v2 import V2Handlers
 
 SERVICE = "inference.GRPCInferenceService"

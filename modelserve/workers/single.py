@@ -20,7 +20,7 @@ import uvicorn
 from modelserve import logs, tracing
 from modelserve.access_log import AccessLogApp
 from modelserve.errors import StartupError
-from modelserve.metrics import Aggregator, Exposition, make_directory, open_metrics, remove_directory
+from modelserve.metrics import Exposition, MetricsMerger, make_directory, open_metrics, remove_directory
 from modelserve.metrics.app import MetricsApp
 from modelserve.model import LoadedModel, load_model
 from modelserve.pushgateway import AsyncPusher
@@ -66,7 +66,7 @@ async def serve_all(model: LoadedModel, settings: Settings, metrics_dir: str, tr
     rest = build_rest_app(model, settings, open_metrics(metrics_dir, settings))
     plane = rest.handlers.plane
     sockets = [bind(settings.host, settings.http_port), bind(settings.host, settings.metrics_port)]
-    render = Exposition(Aggregator(metrics_dir)).render
+    render = Exposition(MetricsMerger(metrics_dir)).render
     metrics: Any = MetricsApp(settings.metrics_endpoint, render)
     if settings.access_log and not settings.filter_metrics_logs:
         metrics = AccessLogApp(metrics)

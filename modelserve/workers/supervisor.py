@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 from modelserve import logs
 from modelserve.errors import StartupError
-from modelserve.metrics import Aggregator, Exposition, make_directory, remove_directory
+from modelserve.metrics import Exposition, MetricsMerger, make_directory, remove_directory
 from modelserve.model import LoadedModel, build_model
 from modelserve.pushgateway import SelectorPusher
 from modelserve.server import bind
@@ -71,8 +71,8 @@ class Supervisor:
         self.settings = settings
         # Every worker records into its own file here; the metrics port merges them.
         self.metrics_dir = make_directory()
-        self.aggregator = Aggregator(self.metrics_dir)
-        self.render_metrics: Callable[[str], tuple[bytes, str]] = Exposition(self.aggregator).render
+        self.merger = MetricsMerger(self.metrics_dir)
+        self.render_metrics: Callable[[str], tuple[bytes, str]] = Exposition(self.merger).render
         self.model: LoadedModel | None = None
         self.rest_socket: socket.socket | None = None
         self.grpc_reservation: socket.socket | None = None
@@ -257,7 +257,7 @@ class Supervisor:
 
     def _worker_exited(self, slot: Slot, status: int) -> None:
         if slot.pid is not None:
-            self.aggregator.retire(slot.pid)
+            self.merger.retire(slot.pid)
         slot.pid = None
         code = os.waitstatus_to_exitcode(status)
         lived = time.monotonic() - slot.started
@@ -316,7 +316,7 @@ class Supervisor:
                     os.waitpid(slot.pid, 0)
                 except ChildProcessError:
                     pass
-                self.aggregator.retire(slot.pid)
+                self.merger.retire(slot.pid)
                 slot.pid = None
         if self.metrics is not None:
             self.metrics.close(self._selector)

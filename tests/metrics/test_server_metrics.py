@@ -13,7 +13,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from modelserve.grpc import messages
+from modelserve.codecs import messages
 from tests.conftest import RunningServer, wait_for
 from tests.workers.test_processes import children
 

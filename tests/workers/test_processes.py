@@ -173,7 +173,7 @@ def test_single_threaded_never_runs_two_user_calls_at_once(start_server, model: 
 def test_grpc_threads_and_single_threaded(start_server) -> None:  # type: ignore[no-untyped-def]
     import grpc
 
-    from modelserve.grpc import messages
+    from modelserve.codecs import messages
 
     def most_at_once(server: RunningServer) -> int:
         with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:
@@ -194,7 +194,7 @@ def test_grpc_threads_and_single_threaded(start_server) -> None:  # type: ignore
 def test_a_killed_grpc_worker_is_replaced(start_server) -> None:  # type: ignore[no-untyped-def]
     import grpc
 
-    from modelserve.grpc import messages
+    from modelserve.codecs import messages
 
     def pid_over_grpc() -> int:
         # A new channel per call: a new connection, which the kernel gives to either worker.

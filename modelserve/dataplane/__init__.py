@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from modelserve.batching import Batcher
+from modelserve.dataplane.batching import Batcher
 from modelserve.errors import NotImplementedByModel
 from modelserve.metrics.recorder import ServerMetrics
 from modelserve.model import LoadedModel
