@@ -12,9 +12,10 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from modelserve import __version__, logs
+from modelserve import logs
 from modelserve.errors import StartupError
 from modelserve.settings import OPTIONS, Option, Settings, SettingsError, convert
+from modelserve.version import __version__
 
 logger = logging.getLogger("modelserve")
 

@@ -9,12 +9,12 @@ table, so ``modelserve serve --help`` always lists every setting with its variab
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 SERVICE_TYPES = ("MODEL", "ROUTER", "TRANSFORMER", "OUTPUT_TRANSFORMER", "COMBINER", "OUTLIER_DETECTOR")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -78,9 +78,36 @@ def _lower_choice(*choices: str) -> Callable[[str], str]:
     return convert
 
 
-def _pushgateway_url(text: str) -> str:
-    from modelserve.pushgateway import parse_url
+@dataclass(frozen=True)
+class Gateway:
+    host: str
+    port: int
+    prefix: str  # path of the gateway below the host, "" or "/something"
 
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}{self.prefix}"
+
+
+def parse_url(text: str) -> Gateway:
+    """``host:port``, ``host`` (port 9091) or ``http://host:port/prefix``."""
+    value = text.strip()
+    if "://" not in value:
+        value = "http://" + value
+    parts = urlsplit(value)
+    if parts.scheme != "http":
+        raise ValueError(f"PUSHGATEWAY_URL={text!r}: only http:// push gateways are supported")
+    if not parts.hostname:
+        raise ValueError(f"PUSHGATEWAY_URL={text!r} names no host")
+    try:
+        port = parts.port or 9091
+    except ValueError:
+        raise ValueError(f"PUSHGATEWAY_URL={text!r} has an invalid port") from None
+    return Gateway(parts.hostname, port, parts.path.rstrip("/"))
+
+
+def _pushgateway_url(text: str) -> str:
     parse_url(text)  # a clear error at start-up, not at the first push
     return text.strip()
 
@@ -448,7 +475,6 @@ OPTIONS: tuple[Option, ...] = (
     ),
 )
 
-_BY_NAME = {option.name: option for option in OPTIONS}
 
 
 @dataclass(frozen=True)
@@ -528,9 +554,6 @@ class Settings:
         if not self.metrics_endpoint.startswith("/"):
             raise SettingsError(f"PREDICTIVE_UNIT_METRICS_ENDPOINT must start with '/': {self.metrics_endpoint!r}")
 
-    def replace(self, **changes: Any) -> Settings:
-        return dataclasses.replace(self, **changes)
-
     @property
     def user_threads(self) -> int:
         """How many user calls may run at once in a REST worker."""
@@ -567,7 +590,3 @@ def convert(option: Option, text: str, source: str) -> Any:
         return option.convert(text)
     except (ValueError, TypeError) as error:
         raise SettingsError(f"{source}={text!r}: {error}") from None
-
-
-def option(name: str) -> Option:
-    return _BY_NAME[name]

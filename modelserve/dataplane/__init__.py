@@ -1,168 +1,95 @@
-"""The protocol-neutral core: every protocol's handlers call the model through here.
+"""The protocol-neutral core: every protocol's handler calls the model through here.
 
-It knows nothing of JSON, protobuf or HTTP: it takes decoded inputs (arrays, strings,
-dicts), calls the user's class through its ``Component`` and returns an ``Outcome``
-(the answer with its tags and custom metrics).  Cross-cutting concerns of a call
-(readiness, metrics, batching) belong here so that every protocol gets them.
+It knows nothing of JSON, protobuf or HTTP: handlers give it decoded inputs (arrays,
+strings, dicts) and get back an ``Outcome`` (the answer with its tags and custom
+metrics).  It owns what every protocol shares:
+
+- the user calls, each through the chain built once at start-up (``chain.py``:
+  plain -> timed -> batched -> traced); a handler takes the callables it needs once
+  (``user_call``) and awaits them per request;
+- readiness: the process is not draining and every transport of the server has a live
+  worker (``peers_ready``, from the supervisor);
+- the model's metadata and the recording of custom metrics that raw answers carry.
 """
 
 from __future__ import annotations
 
-import time
+from collections.abc import Callable
 from typing import Any
 
 from modelserve.dataplane.batching import Batcher
-from modelserve.errors import NotImplementedByModel
+from modelserve.dataplane.chain import CallTracer, build_chain
 from modelserve.metrics.recorder import ServerMetrics
 from modelserve.model import LoadedModel
-from modelserve.model.component import (
-    AGGREGATE,
-    HEALTH_STATUS,
-    METRIC_METHOD_TAG,
-    PREDICT,
-    SEND_FEEDBACK,
-    VERBS,
-    Component,
-    Outcome,
-    label_metrics,
-)
+from modelserve.model.component import METRIC_METHOD_TAG, RAW, Component, UserCall, label_metrics
+from modelserve.model.metadata import ModelMetadata
 from modelserve.settings import Settings
+
+__all__ = ["DataPlane"]
 
 
 class DataPlane:
-    def __init__(self, model: LoadedModel, settings: Settings, metrics: ServerMetrics | None = None):
+    def __init__(
+        self,
+        model: LoadedModel,
+        settings: Settings,
+        metrics: ServerMetrics | None = None,
+        tracer: CallTracer | None = None,
+        peers_ready: Callable[[], bool] | None = None,
+    ):
         self.component: Component = model.component
-        self.metadata = model.metadata
+        self.metadata: ModelMetadata = model.metadata
         self.settings = settings
         self.metrics = metrics
-        self.ready = True  # the model is loaded before a data plane is built
         self.draining = False
-        # The histogram child timing each verb's user calls, None when not recorded.
-        # Health probes are not user traffic: their calls are not timed.
-        self._timers = {verb: metrics.user_code_timer(verb) if metrics else None for verb in VERBS}
-        self._timers[HEALTH_STATUS] = None
+        self._peers_ready = peers_ready
+        self.batcher: Batcher | None
+        self._calls, self.batcher = build_chain(self.component, settings, metrics, tracer)
         if metrics is not None:
             metrics.model_loaded(model.load_seconds)
-        self.batcher: Batcher | None = None
-        if settings.batching and self.component.has(PREDICT):
-            # Decided once: without batching, infer below is the request path, untouched.
-            self.batcher = Batcher(
-                self.component,
-                settings.max_batch_size,
-                settings.max_batch_time_ms / 1000,
-                metrics.batch_recorder() if metrics is not None else None,
-                self._invoke,
-            )
-            self.infer = self._infer_batching  # type: ignore[method-assign]
+
+    # -- readiness
 
     @property
-    def healthy(self) -> bool:
-        return self.ready and not self.draining
+    def live(self) -> bool:
+        return True
+
+    @property
+    def ready(self) -> bool:
+        """Whether this process should get traffic."""
+        if self.draining:  # (the model is always loaded: a process serves only after load())
+            return False
+        return self._peers_ready is None or self._peers_ready()
 
     def drain(self) -> None:
+        """Stop being ready for good (the process is shutting down or being recycled)."""
         self.draining = True
         if self.metrics is not None:
             self.metrics.set_ready(False)
 
-    async def infer(self, verb: str, X: Any, names: list[str], meta: dict[str, Any] | None) -> Outcome:
-        """predict, transform_input, transform_output, route or health_status."""
-        # _invoke written out: one coroutine less on every request.
-        timer = self._timers[verb]
-        if timer is None:
-            outcome = await self.component.invoke(verb, X, names, meta)
-        else:
-            started = time.perf_counter()
-            try:
-                outcome = await self.component.invoke(verb, X, names, meta)
-            finally:
-                timer.observe(time.perf_counter() - started)
-        if outcome.metrics and self.metrics is not None:
-            self.metrics.record_custom(METRIC_METHOD_TAG[verb], outcome.metrics)
-        return outcome
+    # -- user calls
 
-    async def _infer_batching(self, verb: str, X: Any, names: list[str], meta: dict[str, Any] | None) -> Outcome:
-        """``infer`` with --max-batch-size: predict calls go through the batcher."""
-        if verb != PREDICT:
-            return await DataPlane.infer(self, verb, X, names, meta)
-        assert self.batcher is not None
-        outcome = await self.batcher.predict(X, names, meta)
-        # A merged call's custom metrics come with its first request's answer only.
-        if outcome.metrics and self.metrics is not None:
-            self.metrics.record_custom(METRIC_METHOD_TAG[verb], outcome.metrics)
-        return outcome
+    def has(self, verb: str) -> bool:
+        """Whether the user's class has the method of ``verb`` (``predict``, ``predict_raw``...)."""
+        return self.component.has(verb)
 
-    async def _invoke(self, verb: str, X: Any, names: list[str], meta: dict[str, Any] | None) -> Outcome:
-        """One user call, timed into modelserve_user_code_seconds when built-ins are on."""
-        timer = self._timers[verb]
-        if timer is None:
-            return await self.component.invoke(verb, X, names, meta)
-        started = time.perf_counter()
-        try:
-            return await self.component.invoke(verb, X, names, meta)
-        finally:
-            timer.observe(time.perf_counter() - started)
+    def user_call(self, verb: str) -> UserCall:
+        """The chained call of ``verb``: an awaitable answering an ``Outcome``."""
+        return self._calls[verb]
 
-    async def raw(self, verb: str, message: Any) -> tuple[bool, Any]:
-        """The verb's ``*_raw`` method on the protocol's own message, if the class has one."""
-        timer = self._timers[verb]
-        if timer is None:
-            return await self.component.call_raw(verb, message)
-        started = time.perf_counter()
-        try:
-            return await self.component.call_raw(verb, message)
-        finally:
-            timer.observe(time.perf_counter() - started)
+    async def call(self, verb: str, *args: Any) -> Any:
+        return await self._calls[verb](*args)
 
-    def has_raw(self, verb: str) -> bool:
-        return self.component.raw_method(verb) is not None
-
-    async def aggregate(self, features: list[Any], names: list[list[str]]) -> Outcome:
-        started = time.perf_counter()
-        try:
-            outcome = await self.component.aggregate(features, names)
-        finally:
-            self._observe(AGGREGATE, started)
-        self._record(AGGREGATE, outcome)
-        return outcome
-
-    async def send_feedback(
-        self, features: Any, names: list[str], reward: float, truth: Any, routing: int | None
-    ) -> Outcome:
-        started = time.perf_counter()
-        try:
-            outcome = await self.component.send_feedback(features, names, reward, truth, routing)
-        finally:
-            self._observe(SEND_FEEDBACK, started)
+    def record_raw_metrics(self, verb: str, metrics: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Custom metrics a raw answer carries (``meta.metrics``), validated, labelled and recorded."""
+        method = METRIC_METHOD_TAG[verb.removesuffix(RAW)]
+        labelled = label_metrics(metrics, method)
         if self.metrics is not None:
-            self.metrics.record_feedback(reward)
-        self._record(SEND_FEEDBACK, outcome)
-        return outcome
-
-    def has_explain(self) -> bool:
-        return self.component.user_method("explain") is not None
-
-    async def explain(self, X: Any, names: list[str]) -> Any:
-        """The class's ``explain(X, names)`` (KServe V1 ``:explain``)."""
-        method = self.component.user_method("explain")
-        if method is None:
-            raise NotImplementedByModel("Explain not defined")
-        return await self.component.call(method, X, names)
+            self.metrics.record_custom(method, labelled)
+        return labelled
 
     def model_metadata(self) -> dict[str, Any]:
         return self.metadata.get()
 
-    def raw_metrics(self, verb: str, metrics: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Custom metrics a raw answer carries in its meta, validated, labelled and recorded."""
-        labelled = label_metrics(metrics, METRIC_METHOD_TAG[verb])
-        if self.metrics is not None:
-            self.metrics.record_custom(METRIC_METHOD_TAG[verb], labelled)
-        return labelled
-
-    def _observe(self, verb: str, started: float) -> None:
-        timer = self._timers[verb]
-        if timer is not None:
-            timer.observe(time.perf_counter() - started)
-
-    def _record(self, verb: str, outcome: Outcome) -> None:
-        if outcome.metrics and self.metrics is not None:
-            self.metrics.record_custom(METRIC_METHOD_TAG[verb], outcome.metrics)
+    def close(self) -> None:
+        self.component.close()

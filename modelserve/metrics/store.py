@@ -176,9 +176,6 @@ class Gauge:
     def inc(self, amount: float = 1.0) -> None:
         self.values[self.slot] += amount
 
-    def dec(self, amount: float = 1.0) -> None:
-        self.values[self.slot] -= amount
-
     def set(self, value: float) -> None:
         self.values[self.slot] = value
         self.values[self.slot + 1] = time.time()

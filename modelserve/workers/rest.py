@@ -5,17 +5,16 @@ from __future__ import annotations
 import asyncio
 import signal
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 from typing import TYPE_CHECKING
 
 import uvicorn
 
-from modelserve import tracing
 from modelserve.dataplane import DataPlane
-from modelserve.metrics import open_metrics
-from modelserve.server import build_rest_app, served_app, uvicorn_config
+from modelserve.rest.server import uvicorn_config
+from modelserve.workers.assembly import assemble, rest_app
 
 if TYPE_CHECKING:
     from modelserve.workers.supervisor import Slot, Supervisor
@@ -27,9 +26,15 @@ ACCEPTED_GRACE = 0.05  # seconds
 class DrainingServer(uvicorn.Server):
     """uvicorn's server, telling the data plane it drains as soon as the stop signal comes."""
 
-    def __init__(self, config: uvicorn.Config, plane: DataPlane):
+    def __init__(self, config: uvicorn.Config, plane: DataPlane, on_serving: Callable[[], None]):
         super().__init__(config)
         self.plane = plane
+        self.on_serving = on_serving
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            self.on_serving()
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         self.plane.drain()
@@ -57,18 +62,14 @@ class DrainingServer(uvicorn.Server):
 def run_rest_worker(supervisor: Supervisor, slot: Slot) -> int:
     model, settings = supervisor.model, supervisor.settings
     assert model is not None and isinstance(supervisor.rest_socket, socket.socket)
-    model.load()
-    model.component.set_threads(settings.user_threads, serial=settings.single_threaded)
-    tracer = tracing.start(settings)
-    if tracer is not None:
-        tracer.instrument_component(model.component)
-    app = build_rest_app(model, settings, open_metrics(supervisor.metrics_dir, settings))
-    config = uvicorn_config(served_app(app, settings, tracer), settings)
+    assembly = assemble(model, settings, supervisor.metrics_dir, settings.user_threads, supervisor.peers_ready)
+    config = uvicorn_config(rest_app(assembly, settings), settings)
     config.limit_max_requests = supervisor.max_requests_for_worker()
-    DrainingServer(config, app.handlers.plane).run(sockets=[supervisor.rest_socket])
-    # Drained: a second SIGTERM (the supervisor's, after a signal sent to the whole
-    # process group) must not turn this clean exit into a death by signal.
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    if tracer is not None:
-        tracer.shutdown()  # export the spans still queued
+    try:
+        DrainingServer(config, assembly.plane, supervisor.mark_serving).run(sockets=[supervisor.rest_socket])
+        # Drained: a second SIGTERM (the supervisor's, after a signal sent to the whole
+        # process group) must not turn this clean exit into a death by signal.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    finally:
+        assembly.close()
     return 0

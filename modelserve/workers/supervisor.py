@@ -35,13 +35,17 @@ from modelserve.errors import StartupError
 from modelserve.metrics import Exposition, MetricsMerger, make_directory, remove_directory
 from modelserve.model import LoadedModel, build_model
 from modelserve.pushgateway import SelectorPusher
-from modelserve.server import bind
 from modelserve.settings import Settings
+from modelserve.workers.board import WorkerBoard
 from modelserve.workers.metrics_server import MetricsServer
+from modelserve.workers.sockets import bind
 
 logger = logging.getLogger("modelserve.supervisor")
 
 EXIT_STARTUP_FAILED = 3
+# A worker that dies this many times in a row before serving (an import error, a crash in
+# its start-up) stops the server, as a model that cannot load does.
+MAX_STARTUP_CRASHES = 5
 _HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGCHLD)
 _MIN_DELAY, _MAX_DELAY, _STABLE_AFTER = 0.1, 10.0, 10.0
 
@@ -57,6 +61,8 @@ class Slot:
     failures: int = 0
     restart_at: float | None = None
     generation: int = field(default=0)
+    position: int = 0  # on the worker board
+    startup_crashes: int = 0  # deaths in a row before serving
 
     @property
     def name(self) -> str:
@@ -84,6 +90,8 @@ class Supervisor:
         self._selector: selectors.BaseSelector | None = None
         self._wakeup: tuple[int, int] | None = None
         self._targets: dict[str, WorkerTarget] = {}
+        self.board: WorkerBoard | None = None
+        self.slot: Slot | None = None  # in a worker: its own slot
 
     # -- start
 
@@ -118,6 +126,9 @@ class Supervisor:
             self.model.load()
         self.slots = [Slot("rest", i) for i in range(settings.workers)]
         self.slots += [Slot("grpc", i) for i in range(settings.grpc_workers)]
+        for position, slot in enumerate(self.slots):
+            slot.position = position
+        self.board = WorkerBoard([slot.kind for slot in self.slots])
         self._install_signals()
         logger.info(
             "serving %s: REST on %s:%d (%d workers), gRPC on %s:%d (%d workers), metrics on :%d%s",
@@ -169,6 +180,7 @@ class Supervisor:
             if self.pusher is not None:
                 self.pusher.close_after_fork()
             logs.set_worker(slot.name)
+            self.slot = slot
             if self.grpc_reservation is not None:
                 self.grpc_reservation.close()
             if slot.kind != "rest" and self.rest_socket is not None:
@@ -187,6 +199,15 @@ class Supervisor:
             sys.stdout.flush()
             sys.stderr.flush()
         return code
+
+    def peers_ready(self) -> bool:
+        """In a worker: whether every kind of worker of the server has one serving."""
+        return self.board is None or self.board.all_kinds_serving()
+
+    def mark_serving(self) -> None:
+        """In a worker: its transport is listening."""
+        if self.board is not None and self.slot is not None:
+            self.board.set_serving(self.slot.position, True)
 
     def max_requests_for_worker(self) -> int | None:
         settings = self.settings
@@ -259,6 +280,9 @@ class Supervisor:
         if slot.pid is not None:
             self.merger.retire(slot.pid)
         slot.pid = None
+        served = self.board is not None and self.board.is_serving(slot.position)
+        if self.board is not None:
+            self.board.set_serving(slot.position, False)
         code = os.waitstatus_to_exitcode(status)
         lived = time.monotonic() - slot.started
         if self.stopping:
@@ -268,6 +292,16 @@ class Supervisor:
             logger.error("worker %s failed to start; stopping the server", slot.name)
             self.exit_code = 1
             self.stop("a worker failed to start")
+            return
+        slot.startup_crashes = 0 if served else slot.startup_crashes + 1
+        if slot.startup_crashes >= MAX_STARTUP_CRASHES:
+            logger.error(
+                "%s worker %s died %d times in a row before serving (%s): stopping the server; "
+                "its log above says why",
+                slot.kind, slot.name, slot.startup_crashes, _describe(code),
+            )
+            self.exit_code = 1
+            self.stop(f"{slot.kind} workers cannot start")
             return
         if code == 0:
             slot.failures = 0  # a planned exit (--max-requests): replace it at once
@@ -331,6 +365,8 @@ class Supervisor:
             os.close(self._wakeup[1])
         for signum in _HANDLED_SIGNALS:
             signal.signal(signum, signal.SIG_DFL)
+        if self.board is not None:
+            self.board.close()
         remove_directory(self.metrics_dir)
 
 

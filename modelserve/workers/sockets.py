@@ -1,0 +1,29 @@
+"""The listening sockets, made by the process that owns them (the supervisor, or the one
+process of ``--debug``) so that several workers can share them."""
+
+from __future__ import annotations
+
+import socket
+
+from modelserve.errors import StartupError
+
+
+def bind(host: str, port: int, listen: bool = True) -> socket.socket:
+    """A TCP socket bound to host:port, listening unless told not to; a clear StartupError
+    when the port is taken.
+
+    ``listen=False`` holds a port that other processes will bind with SO_REUSEPORT (the
+    gRPC workers): a busy port fails the start at once, and nobody is accepted here.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR if listen else socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        raise StartupError(f"cannot listen on {host}:{port}: {error.strerror}") from None
+    if listen:
+        sock.listen(2048)
+        sock.set_inheritable(True)
+    return sock
