@@ -15,7 +15,14 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("modelserve.codecs",),
     ("modelserve.dataplane",),
     ("modelserve.model",),
-    ("modelserve.metrics", "modelserve.settings", "modelserve.errors", "modelserve.logs", "modelserve.version"),
+    (
+        "modelserve.metrics",
+        "modelserve.settings",
+        "modelserve.errors",
+        "modelserve.logs",
+        "modelserve.version",
+        "modelserve.datatypes",
+    ),
 )
 
 

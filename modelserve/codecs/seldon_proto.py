@@ -23,9 +23,9 @@ from modelserve.codecs import messages, protowire, tftensor
 from modelserve.codecs.seldon import (
     BIN_DATA,
     CUSTOM_DATA,
-    DATA_KINDS,
     JSON_DATA,
     NDARRAY,
+    NO_PART,
     STR_DATA,
     TENSOR,
     TFTENSOR,
@@ -36,6 +36,8 @@ from modelserve.codecs.seldon import (
     answer_kind,
     as_answer_array,
     decode_ndarray,
+    empty_part,
+    feedback_request,
     response_meta,
     unknown_answer,
 )
@@ -129,28 +131,10 @@ def list_to_array(values: Any) -> np.ndarray:
 def tftensor_to_array(tensor: Any) -> np.ndarray:
     """A ``tensorflow.TensorProto`` as numpy: ``tensor_content`` bytes or the dtype's ``*_val`` field."""
     name = _TF_DTYPES.values_by_number[tensor.dtype].name if tensor.dtype in _TF_DTYPES.values_by_number else "?"
-    shape = [int(dim.size) for dim in tensor.tensor_shape.dim]
-    count = int(np.prod(shape)) if shape else 1
-    if name == "DT_STRING":
-        return tftensor._fill(np.array(list(tensor.string_val), dtype=object), shape, count)
-    dtype = tftensor.DTYPES.get(name)
-    if dtype is None:
-        raise BadRequest(f"Unsupported tftensor dtype {name!r}")
-    if tensor.tensor_content:
-        try:
-            return np.frombuffer(tensor.tensor_content, dtype=dtype).reshape(shape).copy()
-        except ValueError as error:
-            raise BadRequest(f"Invalid tftensor tensor_content: {error}") from None
     field = _TF_FIELDS.get(tftensor.VALUE_FIELDS.get(name, ""))
     values = getattr(tensor, field.name) if field is not None else []
-    try:
-        if name == "DT_HALF":
-            array = np.array(values, dtype=np.int32).astype("<u2").view(np.float16)
-        else:
-            array = np.array(values, dtype=dtype)
-    except (TypeError, ValueError, OverflowError) as error:
-        raise BadRequest(f"Invalid tftensor values: {error}") from None
-    return tftensor._fill(array, shape, count)
+    shape = [int(dim.size) for dim in tensor.tensor_shape.dim]
+    return tftensor.array_of(name, shape, tensor.tensor_content, values)
 
 
 def set_tftensor(tensor: Any, array: np.ndarray) -> None:
@@ -289,21 +273,15 @@ def decode_feedback(message: Any, unit_id: str) -> FeedbackRequest:
         route_map = message.response.meta.routing
         if unit_id in route_map:
             routing = int(route_map[unit_id])
-    return FeedbackRequest(
-        request=request,
-        features=request.X if request.kind in DATA_KINDS else np.array([]),
-        truth=truth.X if truth.kind in DATA_KINDS else np.array([]),
-        reward=float(message.reward),
-        routing=routing,
-    )
+    return feedback_request(request, truth, float(message.reward), routing)
 
 
 def _feedback_part(message: Any, key: str) -> SeldonRequest:
     if not message.HasField(key):
-        return SeldonRequest(NDARRAY, np.array([]), [], None)
+        return NO_PART
     part = getattr(message, key)
     if part.WhichOneof("data_oneof") is None:
-        return SeldonRequest(NDARRAY, np.array([]), [], meta_to_dict(part))
+        return empty_part(meta_to_dict(part))
     return decode(part)
 
 

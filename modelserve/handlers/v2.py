@@ -29,10 +29,10 @@ import orjson
 from modelserve.codecs import v2, v2_proto
 from modelserve.codecs.v2 import BINARY_DATA_OUTPUT, InferRequest, InferResponse, Tensor, as_tensor
 from modelserve.dataplane import DataPlane
+from modelserve.datatypes import V2_DATATYPES
 from modelserve.errors import NOT_FOUND, BadRequest, ServingError
 from modelserve.handlers.contract import JSON, HttpPrefix, HttpRequest, HttpRoute, ProtocolHandler, Response, RpcMethod
 from modelserve.model.component import PREDICT
-from modelserve.model.metadata import V2_DATATYPES
 from modelserve.settings import Settings
 from modelserve.version import __version__
 
