@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from modelserve import logs
@@ -59,7 +59,8 @@ def _describe_env(option: Option) -> str:
     return f"{option.help}{default}"
 
 
-def settings_from_args(args: argparse.Namespace) -> Settings:
+def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> Settings:
+    """The settings of a parsed command line over ``environ`` (default: the process's environment)."""
     given: dict[str, Any] = {}
     for option in OPTIONS:
         if option.flag is None:
@@ -67,7 +68,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         text = getattr(args, option.name)
         if text is not None:
             given[option.name] = convert(option, text, source=option.flag)
-    return Settings.load(args.interface_name, given)
+    return Settings.load(args.interface_name, given, environ)
 
 
 def run_serve(args: argparse.Namespace) -> int:

@@ -17,7 +17,7 @@ from modelserve.codecs import kserve_v1
 from modelserve.dataplane import DataPlane
 from modelserve.errors import NOT_FOUND, BadRequest, ServingError
 from modelserve.handlers.contract import JSON, HttpPrefix, HttpRequest, HttpRoute, ProtocolHandler, Response
-from modelserve.handlers.v2 import ModelNotFound, check_model, served_name
+from modelserve.handlers.naming import ModelNotFound, check_model, served_name
 from modelserve.model.component import EXPLAIN, PREDICT
 from modelserve.settings import Settings
 

@@ -32,6 +32,7 @@ from modelserve.dataplane import DataPlane
 from modelserve.datatypes import V2_DATATYPES
 from modelserve.errors import NOT_FOUND, BadRequest, ServingError
 from modelserve.handlers.contract import JSON, HttpPrefix, HttpRequest, HttpRoute, ProtocolHandler, Response, RpcMethod
+from modelserve.handlers.naming import ModelNotFound, check_model, served_name
 from modelserve.model.component import PREDICT
 from modelserve.settings import Settings
 from modelserve.version import __version__
@@ -44,24 +45,6 @@ SERVICE = v2_proto.SERVICE
 _NOT_ECHOED = frozenset((BINARY_DATA_OUTPUT,))
 _DUMPS = orjson.OPT_SERIALIZE_NUMPY
 _OCTET = b"application/octet-stream"
-
-
-class ModelNotFound(ServingError):
-    status_code = 404
-    reason = NOT_FOUND
-
-
-def served_name(plane: DataPlane, settings: Settings) -> str:
-    """The model's name in V2 and V1 paths: ``--model-name``, else the class name."""
-    return settings.model_name or plane.component.name
-
-
-def check_model(name: str, version: str | None, served: str, served_version: str | None, say_version: bool) -> None:
-    """A ModelNotFound unless ``name`` (and ``version``, when given) is the served model."""
-    if name != served or (version and version != served_version):
-        if version or say_version:
-            raise ModelNotFound(f"Model {name} with version {version or ''} not found")
-        raise ModelNotFound(f"Model {name} not found")
 
 
 def _json(value: object, status: int = 200) -> Response:

@@ -170,7 +170,8 @@ def test_single_threaded_never_runs_two_user_calls_at_once(start_server, model: 
     assert _concurrency(single) == {"most_at_once": 1, "threads": 1}
 
 
-def test_grpc_threads_and_single_threaded(start_server) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("model", ["ConcurrencyModel", "AsyncConcurrencyModel"])
+def test_grpc_threads_and_single_threaded(start_server, model: str) -> None:  # type: ignore[no-untyped-def]
     import grpc
 
     from modelserve.codecs import messages
@@ -187,8 +188,8 @@ def test_grpc_threads_and_single_threaded(start_server) -> None:  # type: ignore
                 answers = list(pool.map(lambda _: call(messages.SeldonMessage(strData="x"), timeout=10), range(8)))
         return max(int(a.jsonData.struct_value.fields["most_at_once"].number_value) for a in answers)
 
-    assert most_at_once(start_server("ConcurrencyModel", "--grpc-threads", "4")) > 1
-    assert most_at_once(start_server("ConcurrencyModel", "--grpc-threads", "4", "--single-threaded")) == 1
+    assert most_at_once(start_server(model, "--grpc-threads", "4")) > 1
+    assert most_at_once(start_server(model, "--grpc-threads", "4", "--single-threaded")) == 1
 
 
 def test_a_killed_grpc_worker_is_replaced(start_server) -> None:  # type: ignore[no-untyped-def]
