@@ -419,6 +419,51 @@ OPTIONS: tuple[Option, ...] = (
         "SIZE",
     ),
     Option(
+        "max_url_size",
+        "--max-url-size",
+        ("MODELSERVE_MAX_URL_SIZE",),
+        64 << 10,
+        _size,
+        "Longest request line (URL with its query string), larger ones answer 414.",
+        "SIZE",
+    ),
+    Option(
+        "max_header_size",
+        "--max-header-size",
+        ("MODELSERVE_MAX_HEADER_SIZE",),
+        64 << 10,
+        _size,
+        "Most bytes of request headers (names and values), more answer 431.",
+        "SIZE",
+    ),
+    Option(
+        "max_header_count",
+        "--max-header-count",
+        ("MODELSERVE_MAX_HEADER_COUNT",),
+        100,
+        _non_negative_int,
+        "Most request header fields, more answer 431.",
+        "N",
+    ),
+    Option(
+        "read_timeout",
+        "--read-timeout",
+        ("MODELSERVE_READ_TIMEOUT",),
+        30.0,
+        _positive_float,
+        "Seconds a request's headers may take to arrive, and its body may pause (408 after that).",
+        "SECONDS",
+    ),
+    Option(
+        "max_connections",
+        "--max-connections",
+        ("MODELSERVE_MAX_CONNECTIONS",),
+        0,
+        _non_negative_int,
+        "Open connections per REST worker, more answer 503 (0: what the descriptor limit allows).",
+        "N",
+    ),
+    Option(
         "grpc_max_message_size",
         "--grpc-max-message-size",
         ("MODELSERVE_GRPC_MAX_MESSAGE_SIZE",),
@@ -519,6 +564,11 @@ class Settings:
     executor_enabled: bool = True
     load_in_worker: bool = False
     max_body_size: int = 100 << 20
+    max_url_size: int = 64 << 10
+    max_header_size: int = 64 << 10
+    max_header_count: int = 100
+    read_timeout: float = 30.0
+    max_connections: int = 0
     grpc_max_message_size: int = 256 << 20
     graceful_timeout: float = 30.0
     max_batch_size: int = 1

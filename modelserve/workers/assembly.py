@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from modelserve import tracing
 from modelserve.access_log import AccessLogApp
 from modelserve.dataplane import DataPlane
+from modelserve.errors import ServingError
 from modelserve.handlers.contract import ProtocolHandler
 from modelserve.handlers.kserve_v1 import KServeV1Handler
 from modelserve.handlers.seldon import SeldonHandler
@@ -72,11 +73,22 @@ def assemble(
 
 
 def rest_app(assembly: Assembly, settings: Settings) -> Any:
-    """The REST app as uvicorn serves it: inside the tracing and access-log wrappers when on."""
+    """The REST app as the HTTP server serves it: inside the tracing and access-log wrappers when on."""
     served: Any = RestApp(assembly.handlers, settings.max_body_size, assembly.metrics)
     if assembly.tracer is not None:
         served = assembly.tracer.asgi(served)
     return AccessLogApp(served) if settings.access_log else served
+
+
+def http_error(assembly: Assembly) -> Callable[[ServingError], tuple[int, bytes, bytes]]:
+    """How the HTTP layer answers a request it refuses itself: in the first protocol's error format."""
+    render = assembly.handlers[0].http_error
+
+    def render_error(error: ServingError) -> tuple[int, bytes, bytes]:
+        status, content_type, body = render(error)[:3]
+        return status, content_type, body
+
+    return render_error
 
 
 def grpc_server(assembly: Assembly, settings: Settings) -> GrpcServer:

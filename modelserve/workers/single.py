@@ -2,8 +2,8 @@
 
 The simplest setup for development: no fork, so a debugger or ``print`` sees every
 call.  The model is loaded once and the REST app and the gRPC server share its data
-plane.  SIGTERM or SIGINT drains both: health turns not-ready, then uvicorn and the
-gRPC server let calls in flight finish (``--graceful-timeout``).
+plane.  SIGTERM or SIGINT drains both: health turns not-ready, then the HTTP server and
+the gRPC server let calls in flight finish (``--graceful-timeout``).
 """
 
 from __future__ import annotations
@@ -11,11 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
-
-import uvicorn
 
 from modelserve import logs
 from modelserve.access_log import AccessLogApp
@@ -24,20 +20,12 @@ from modelserve.metrics import Exposition, MetricsMerger, make_directory, remove
 from modelserve.metrics.app import MetricsApp
 from modelserve.model import build_model
 from modelserve.pushgateway import AsyncPusher
-from modelserve.rest.server import PortRouter, uvicorn_config
+from modelserve.rest.server import HttpServer, connection_limit, limits
 from modelserve.settings import Settings
-from modelserve.workers.assembly import Assembly, assemble, grpc_server, rest_app
-from modelserve.workers.sockets import bind
+from modelserve.workers.assembly import Assembly, assemble, grpc_server, http_error, rest_app
+from modelserve.workers.sockets import bind, close_to_new_connections
 
 logger = logging.getLogger("modelserve.single")
-
-
-class _Uvicorn(uvicorn.Server):
-    """uvicorn without its own signal handlers: this process stops every server itself."""
-
-    @contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
 
 
 def run_single(settings: Settings) -> int:
@@ -60,13 +48,14 @@ def run_single(settings: Settings) -> int:
 
 async def serve_all(assembly: Assembly, settings: Settings, metrics_dir: str) -> None:
     plane = assembly.plane
-    sockets = [bind(settings.host, settings.http_port), bind(settings.host, settings.metrics_port)]
+    rest_socket, metrics_socket = bind(settings.host, settings.http_port), bind(settings.host, settings.metrics_port)
     render = Exposition(MetricsMerger(metrics_dir)).render
     metrics: Any = MetricsApp(settings.metrics_endpoint, render)
     if settings.access_log and not settings.filter_metrics_logs:
         metrics = AccessLogApp(metrics)
-    app = PortRouter({settings.http_port: rest_app(assembly, settings), settings.metrics_port: metrics})
-    web = _Uvicorn(uvicorn_config(app, settings))
+    web = HttpServer(limits(settings), connection_limit(settings))
+    await web.listen(rest_socket, rest_app(assembly, settings), http_error(assembly))
+    await web.listen(metrics_socket, metrics, http_error(assembly))
     grpc: Any = None
     if settings.grpc_workers > 0:
         grpc = grpc_server(assembly, settings)
@@ -82,22 +71,15 @@ async def serve_all(assembly: Assembly, settings: Settings, metrics_dir: str) ->
         f"{settings.host}:{grpc.port}" if grpc else "(off)",
         settings.metrics_port, settings.metrics_endpoint,
     )
-    web_task = asyncio.create_task(web.serve(sockets=sockets))
     pusher = AsyncPusher(settings, render) if settings.pushgateway_enabled else None
     if pusher is not None:
         pusher.start()
-    stop_task = asyncio.create_task(stop.wait())
-    try:
-        await asyncio.wait((web_task, stop_task), return_when=asyncio.FIRST_COMPLETED)
-        plane.drain()
-        web.should_exit = True
-        draining = [web_task]
-        if grpc is not None:
-            draining.append(asyncio.ensure_future(grpc.stop(settings.graceful_timeout)))
-        await asyncio.gather(*draining)
-        if pusher is not None:
-            await pusher.stop()  # drained: the final counts are in
-    finally:
-        stop_task.cancel()
-        for sock in sockets:
-            sock.close()
+    await stop.wait()
+    plane.drain()
+    close_to_new_connections(rest_socket)
+    draining = [asyncio.ensure_future(web.drain(settings.graceful_timeout, accept_queued=True))]
+    if grpc is not None:
+        draining.append(asyncio.ensure_future(grpc.stop(settings.graceful_timeout)))
+    await asyncio.gather(*draining)
+    if pusher is not None:
+        await pusher.stop()  # drained: the final counts are in

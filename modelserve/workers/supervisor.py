@@ -36,9 +36,9 @@ from modelserve.metrics import Exposition, MetricsMerger, make_directory, remove
 from modelserve.model import LoadedModel, build_model
 from modelserve.pushgateway import SelectorPusher
 from modelserve.settings import Settings
-from modelserve.workers.board import WorkerBoard
+from modelserve.workers.board import LEAVING, NOT_SERVING, SERVING, WorkerBoard
 from modelserve.workers.metrics_server import MetricsServer
-from modelserve.workers.sockets import bind
+from modelserve.workers.sockets import bind, close_to_new_connections
 
 logger = logging.getLogger("modelserve.supervisor")
 
@@ -46,7 +46,7 @@ EXIT_STARTUP_FAILED = 3
 # A worker that dies this many times in a row before serving (an import error, a crash in
 # its start-up) stops the server, as a model that cannot load does.
 MAX_STARTUP_CRASHES = 5
-_HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGCHLD)
+_HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGCHLD, signal.SIGUSR2)
 _MIN_DELAY, _MAX_DELAY, _STABLE_AFTER = 0.1, 10.0, 10.0
 
 
@@ -91,6 +91,7 @@ class Supervisor:
         self._wakeup: tuple[int, int] | None = None
         self._targets: dict[str, WorkerTarget] = {}
         self.board: WorkerBoard | None = None
+        self.leaving: dict[int, Slot] = {}  # pid -> slot of workers draining after a recycle
         self.slot: Slot | None = None  # in a worker: its own slot
 
     # -- start
@@ -207,7 +208,13 @@ class Supervisor:
     def mark_serving(self) -> None:
         """In a worker: its transport is listening."""
         if self.board is not None and self.slot is not None:
-            self.board.set_serving(self.slot.position, True)
+            self.board.set(self.slot.position, SERVING)
+
+    def leave(self) -> None:
+        """In a worker that recycles itself: have the supervisor start its replacement now."""
+        if self.board is not None and self.slot is not None:
+            self.board.set(self.slot.position, LEAVING)
+            os.kill(os.getppid(), signal.SIGUSR2)
 
     def max_requests_for_worker(self) -> int | None:
         settings = self.settings
@@ -262,7 +269,22 @@ class Supervisor:
                 self.stop(f"received {signal.Signals(signum).name}")
             elif signum == signal.SIGQUIT:
                 self.stop("received SIGQUIT", fast=True)
+            elif signum == signal.SIGUSR2:
+                self._replace_leaving()
         self._reap()
+
+    def _replace_leaving(self) -> None:
+        """Workers that recycle themselves are replaced before they have drained (make before break)."""
+        if self.board is None or self.stopping:
+            return
+        for slot in self.slots:
+            if slot.pid is not None and self.board.state(slot.position) == LEAVING:
+                logger.info("worker %s (pid %d) recycles: starting its replacement", slot.name, slot.pid)
+                self.leaving[slot.pid] = slot
+                self.board.set(slot.position, NOT_SERVING)
+                slot.pid = None
+                slot.failures = slot.startup_crashes = 0
+                self._spawn(slot)
 
     def _reap(self) -> None:
         while True:
@@ -272,6 +294,11 @@ class Supervisor:
                 return
             if pid == 0:
                 return
+            left = self.leaving.pop(pid, None)
+            if left is not None:
+                self.merger.retire(pid)
+                logger.info("worker %s (pid %d) drained and left (%s)", left.name, pid, _describe_status(status))
+                continue
             slot = next((s for s in self.slots if s.pid == pid), None)
             if slot is not None:
                 self._worker_exited(slot, status)
@@ -280,9 +307,9 @@ class Supervisor:
         if slot.pid is not None:
             self.merger.retire(slot.pid)
         slot.pid = None
-        served = self.board is not None and self.board.is_serving(slot.position)
+        served = self.board is not None and self.board.state(slot.position) != NOT_SERVING
         if self.board is not None:
-            self.board.set_serving(slot.position, False)
+            self.board.set(slot.position, NOT_SERVING)
         code = os.waitstatus_to_exitcode(status)
         lived = time.monotonic() - slot.started
         if self.stopping:
@@ -314,8 +341,11 @@ class Supervisor:
                            lived, delay)
         slot.restart_at = time.monotonic() + delay
 
+    def _pids(self) -> list[int]:
+        return [slot.pid for slot in self.slots if slot.pid is not None] + list(self.leaving)
+
     def _alive(self) -> bool:
-        return any(slot.pid is not None for slot in self.slots)
+        return bool(self._pids())
 
     # -- stop
 
@@ -325,8 +355,12 @@ class Supervisor:
         if not self.stopping:
             logger.info("shutting down: %s; draining for up to %.0fs", why, self.settings.graceful_timeout)
         self.stopping = True
-        # Stop listening first: the workers' copies close as they drain.
+        # No new connection may enter the accept queue, but the queued ones stay for the
+        # workers to answer (they stop listening once it is empty); the supervisor's copy
+        # of the socket closes now, the workers' as they drain.
         if self.rest_socket is not None:
+            if not fast and not close_to_new_connections(self.rest_socket):
+                logger.warning("cannot close the accept queue to new connections: queued ones may be reset")
             self.rest_socket.close()
             self.rest_socket = None
         if self.grpc_reservation is not None:
@@ -335,15 +369,21 @@ class Supervisor:
         self._kill_all(signal.SIGKILL if fast else signal.SIGTERM)
 
     def _kill_all(self, signum: int) -> None:
-        for slot in self.slots:
-            if slot.pid is not None:
-                try:
-                    os.kill(slot.pid, signum)
-                except ProcessLookupError:
-                    pass
+        for pid in self._pids():
+            try:
+                os.kill(pid, signum)
+            except ProcessLookupError:
+                pass
 
     def _cleanup(self) -> None:
         self._kill_all(signal.SIGKILL)
+        for pid in list(self.leaving):
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+            self.merger.retire(pid)
+        self.leaving.clear()
         for slot in self.slots:
             if slot.pid is not None:
                 try:
@@ -372,6 +412,10 @@ class Supervisor:
 
 def _note_signal(signum: int, frame: object) -> None:
     """Signals are read from the wakeup pipe by the loop; the handler does nothing."""
+
+
+def _describe_status(status: int) -> str:
+    return _describe(os.waitstatus_to_exitcode(status))
 
 
 def _describe(code: int) -> str:

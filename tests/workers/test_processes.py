@@ -121,7 +121,7 @@ def test_max_requests_recycles_without_errors(start_server) -> None:  # type: ig
     for _ in range(80):
         pids.add(predict(server)["pid"])
     assert len(pids) >= 3
-    assert "replacing it" in server.output()
+    assert "recycles: starting its replacement" in server.output()
 
 
 def test_a_worker_that_cannot_load_stops_the_server() -> None:
