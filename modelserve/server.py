@@ -65,9 +65,32 @@ def build_rest_app(model: LoadedModel, settings: Settings, metrics: ServerMetric
 
 
 def served_app(app: RestApp, settings: Settings, tracer: Tracing | None = None) -> Any:
-    """The REST app as uvicorn serves it: inside the tracing and access-log wrappers when on."""
+    """The REST app as uvicorn serves it: inside the tracing and access-log wrappers when on,
+    and closing every connection after its answer with ``--keepalive 0``."""
     served: Any = app if tracer is None else tracer.asgi(app)
-    return AccessLogApp(served) if settings.access_log else served
+    if settings.access_log:
+        served = AccessLogApp(served)
+    return served if settings.keepalive else CloseConnections(served)
+
+
+class CloseConnections:
+    """No keep-alive (gunicorn's ``--keepalive 0``): every answer says ``Connection: close``,
+    and uvicorn closes the connection once the answer is sent."""
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_closing(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", ()), (b"connection", b"close")]}
+            await send(message)
+
+        await self.app(scope, receive, send_closing)
 
 
 class PortRouter:
@@ -91,7 +114,7 @@ def uvicorn_config(app: Any, settings: Settings) -> uvicorn.Config:
         lifespan="off",
         log_config=None,
         access_log=False,  # ours (modelserve/access_log.py) has the duration and the worker
-        timeout_keep_alive=max(1, settings.keepalive),
+        timeout_keep_alive=max(1, settings.keepalive),  # 0: CloseConnections, see served_app
         server_header=False,
         timeout_graceful_shutdown=int(settings.graceful_timeout),
         limit_max_requests=None,
