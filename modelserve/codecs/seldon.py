@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 
 from modelserve.codecs import tftensor
-from modelserve.errors import BadRequest, ServingError
+from modelserve.datatypes import checked_shape
+from modelserve.errors import BadRequest, ServingError, quote
 from modelserve.model.component import Outcome
 
 # Payload kinds of a SeldonMessage.
@@ -84,7 +85,7 @@ NO_PART = empty_part(None)
 def decode(message: Any) -> SeldonRequest:
     """A SeldonMessage dict to X, names and meta; BadRequest when it is not one."""
     if not isinstance(message, dict):
-        raise BadRequest(f"Invalid request data type: {message}")
+        raise BadRequest(f"Invalid request data type: {quote(message)}")
     meta = message.get("meta")
     data = message.get("data")
     if data is not None or "data" in message:
@@ -99,7 +100,7 @@ def decode(message: Any) -> SeldonRequest:
         return SeldonRequest(STR_DATA, message[STR_DATA], [], meta)
     if BIN_DATA in message:
         return SeldonRequest(BIN_DATA, decode_bin_data(message[BIN_DATA]), [], meta)
-    raise BadRequest(f"Invalid request data type: {message}")
+    raise BadRequest(f"Invalid request data type: {quote(message)}")
 
 
 def decode_data(data: dict[str, Any]) -> tuple[str, np.ndarray]:
@@ -128,6 +129,9 @@ def decode_tensor(tensor: Any) -> np.ndarray:
     shape = tensor.get("shape")
     if shape is None:
         shape = [len(values)]
+    shape, count = checked_shape(shape, "Invalid tensor")
+    if count != len(values):
+        raise BadRequest(f"Invalid tensor: shape {shape} needs {count} values, got {len(values)}")
     try:
         return np.array(values).reshape(shape)
     except (ValueError, TypeError) as error:
@@ -138,7 +142,7 @@ def decode_bin_data(value: Any) -> bytes:
     if not isinstance(value, str):
         raise BadRequest(f"binData must be a base64 string, got {type(value).__name__}")
     try:
-        return base64.b64decode(value)
+        return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError) as error:
         raise BadRequest(f"binData is not valid base64: {error}") from None
 
@@ -150,14 +154,14 @@ def decode_list(message: Any) -> list[SeldonRequest]:
     elif isinstance(message, dict) and isinstance(message.get("seldonMessages"), list):
         items = message["seldonMessages"]
     else:
-        raise BadRequest(f"Invalid request data type: {message}")
+        raise BadRequest(f"Invalid request data type: {quote(message)}")
     return [decode(item) for item in items]
 
 
 def decode_feedback(message: Any, unit_id: str) -> FeedbackRequest:
     """A Feedback message: the request's data, the truth, the reward and this unit's route."""
     if not isinstance(message, dict):
-        raise BadRequest(f"Invalid request data type: {message}")
+        raise BadRequest(f"Invalid request data type: {quote(message)}")
     request = _feedback_part(message, "request")
     truth = _feedback_part(message, "truth")
     response = message.get("response")
@@ -195,7 +199,7 @@ def _feedback_part(message: dict[str, Any], key: str) -> SeldonRequest:
 
 def _reward(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise BadRequest(f"Invalid JSON: Failed to parse reward field: not a number: {value!r}")
+        raise BadRequest(f"Invalid JSON: Failed to parse reward field: not a number: {quote(value)}")
     try:
         return float(value)
     except ValueError:
@@ -206,7 +210,7 @@ def _reward(value: Any) -> float:
 
 def _as_int(value: Any, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
-        raise BadRequest(f"{where} must hold integers, got {value!r}")
+        raise BadRequest(f"{where} must hold integers, got {quote(value)}")
     return int(value)
 
 

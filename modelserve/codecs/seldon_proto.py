@@ -41,6 +41,7 @@ from modelserve.codecs.seldon import (
     response_meta,
     unknown_answer,
 )
+from modelserve.datatypes import checked_shape
 from modelserve.errors import BadRequest, ServingError
 from modelserve.model.component import Outcome
 
@@ -252,11 +253,11 @@ def decode_data(data: Any) -> tuple[str, np.ndarray]:
 
 
 def decode_tensor(tensor: Any) -> np.ndarray:
-    shape, values = protowire.read_tensor(tensor.SerializeToString())
-    try:
-        return values.reshape(shape or [values.size])
-    except ValueError as error:
-        raise BadRequest(f"Invalid tensor: {error}") from None
+    dims, values = protowire.read_tensor(tensor.SerializeToString())
+    shape, count = checked_shape(dims or [values.size], "Invalid tensor")
+    if count != values.size:
+        raise BadRequest(f"Invalid tensor: shape {shape} needs {count} values, got {values.size}")
+    return values.reshape(shape)
 
 
 def decode_list(message: Any) -> list[SeldonRequest]:

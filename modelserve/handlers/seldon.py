@@ -23,10 +23,10 @@ from google.protobuf import json_format
 
 from modelserve.codecs import messages
 from modelserve.codecs.seldon import BIN_DATA, DATA_KINDS, STR_DATA, FeedbackRequest, SeldonJsonCodec, SeldonRequest
-from modelserve.codecs.seldon_http import raw_payload, seldon_message
+from modelserve.codecs.seldon_http import raw_payload, read_message
 from modelserve.codecs.seldon_proto import SeldonProtoCodec
 from modelserve.dataplane import DataPlane
-from modelserve.errors import NOT_IMPLEMENTED, NOT_READY, BadRequest, ServingError
+from modelserve.errors import NOT_IMPLEMENTED, NOT_READY, BadRequest, ServingError, quote
 from modelserve.handlers.contract import (
     JSON,
     HttpEndpoint,
@@ -141,7 +141,7 @@ class SeldonOperations:
         if isinstance(route, np.integer):
             route = int(route)
         if not isinstance(route, int) or isinstance(route, bool):
-            raise BadRequest(f"Routing response must be int but got {route!r}")
+            raise BadRequest(f"Routing response must be int but got {quote(route)}")
         outcome.data = np.array([[route]])
         return self.wire.encode(outcome, request, carry_meta=False)
 
@@ -235,12 +235,12 @@ class SeldonHandler(ProtocolHandler):
         if self.plane.has(verb + RAW):
 
             async def raw_endpoint(request: HttpRequest) -> Response:
-                return answer_response(await operation(seldon_message(request)))
+                return answer_response(await operation(await read_message(request)))
 
             return raw_endpoint
 
         async def endpoint(request: HttpRequest) -> Response:
-            return 200, JSON, orjson.dumps(await operation(seldon_message(request)), option=_DUMPS)
+            return 200, JSON, orjson.dumps(await operation(await read_message(request)), option=_DUMPS)
 
         return endpoint
 
