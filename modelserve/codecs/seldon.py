@@ -220,9 +220,9 @@ def response_meta(
     include_metrics: bool,
     carry_meta: bool = True,
 ) -> dict[str, Any]:
-    """The answer's meta: the request's puid and requestPath, its tags and metrics merged
-    with the model's (unless ``carry_meta`` is false: route and feedback answers, as in
-    the original, do not carry the request's tags and metrics over)."""
+    """The answer's meta: the request's puid; its tags, metrics and requestPath merged
+    with the model's, unless ``carry_meta`` is false (route and feedback answers, as in
+    the original, carry only the request's puid over)."""
     meta: dict[str, Any] = {}
     if request_meta is None and not request_path and not outcome.tags and not outcome.metrics:
         return meta
@@ -232,7 +232,7 @@ def response_meta(
     if carry_meta and isinstance(incoming.get("metrics"), list):
         metrics = list(incoming["metrics"])
     path: dict[str, Any] = dict(request_path)
-    if isinstance(incoming.get("requestPath"), dict):
+    if carry_meta and isinstance(incoming.get("requestPath"), dict):
         path.update(incoming["requestPath"])
     if outcome.tags:
         tags = {**tags, **outcome.tags} if isinstance(tags, dict) else dict(outcome.tags)

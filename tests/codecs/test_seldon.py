@@ -84,7 +84,10 @@ def test_meta_merging() -> None:
         "requestPath": {"me": "img", "x": "1"},
         "metrics": [{"key": "m"}, {"key": "c", "type": "COUNTER", "value": 1}],
     }
-    assert codec().encode(Outcome(""), request, carry_meta=False)["meta"] == {"puid": "p", "requestPath": {"x": "1"}}
+    # route answers (carry_meta=False) keep only the request's puid, as in the original
+    assert codec().encode(Outcome(""), request, carry_meta=False)["meta"] == {"puid": "p"}
+    carried = codec(request_path={"me": "img"}).encode(Outcome(""), request, carry_meta=False)["meta"]
+    assert carried == {"puid": "p", "requestPath": {"me": "img"}}
 
 
 def test_feedback_and_lists() -> None:

@@ -349,7 +349,8 @@ def test_request_path_and_metrics_switch() -> None:
 
 
 def test_route_and_feedback_answers_do_not_carry_tags() -> None:
-    request = CODEC.decode(message({"strData": "x", "meta": {"puid": "p", "tags": {"a": "b"}}}))
+    meta = {"puid": "p", "tags": {"a": "b"}, "requestPath": {"x": "img:1"}}
+    request = CODEC.decode(message({"strData": "x", "meta": meta}))
     answer = as_dict(CODEC.encode(Outcome(np.array([[1]])), request, carry_meta=False))
     assert answer["meta"] == {"puid": "p"}
 
