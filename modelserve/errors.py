@@ -23,6 +23,7 @@ PAYLOAD_TOO_LARGE = "MICROSERVICE_PAYLOAD_TOO_LARGE"
 NOT_IMPLEMENTED = "MICROSERVICE_NOT_IMPLEMENTED"
 NOT_READY = "MICROSERVICE_NOT_READY"
 OVERLOADED = "MICROSERVICE_OVERLOADED"
+DEADLINE_EXCEEDED = "MICROSERVICE_DEADLINE_EXCEEDED"
 REQUEST_TIMEOUT = "MICROSERVICE_REQUEST_TIMEOUT"
 URI_TOO_LONG = "MICROSERVICE_URI_TOO_LONG"
 HEADERS_TOO_LARGE = "MICROSERVICE_HEADERS_TOO_LARGE"
@@ -33,6 +34,8 @@ class ServingError(Exception):
 
     status_code = 500
     reason = INTERNAL_ERROR
+    rpc_code: str | None = None  # a gRPC code name that overrides the one of status_code
+    retry_after: int | None = None  # seconds a client should wait before it retries
 
     def __init__(self, message: str, status_code: int | None = None, reason: str | None = None):
         super().__init__(message)
@@ -60,6 +63,22 @@ class NotImplementedByModel(BadRequest):
     """The request needs a method the user's class does not have."""
 
     reason = BAD_DATA
+
+
+class Overloaded(ServingError):
+    """The worker has as many requests waiting as it may: try again shortly (or elsewhere)."""
+
+    status_code = 503
+    reason = OVERLOADED
+    rpc_code = "RESOURCE_EXHAUSTED"
+    retry_after = 1
+
+
+class DeadlineExceeded(ServingError):
+    """The request's time (--request-timeout, or the gRPC client's deadline) ran out."""
+
+    status_code = 504
+    reason = DEADLINE_EXCEEDED
 
 
 class UserCodeError(ServingError):

@@ -504,10 +504,41 @@ OPTIONS: tuple[Option, ...] = (
         ("MODELSERVE_REQUEST_TIMEOUT",),
         0.0,
         _non_negative_float,
-        "Seconds a request may take (0: no limit). Read and checked, not enforced yet.",
+        "Seconds a request may take, from its arrival to its answer (0: no limit): then 504 / "
+        "DEADLINE_EXCEEDED. A gRPC client's own deadline is honoured too.",
         "SECONDS",
         annotation="seldon.io/rest-timeout",
         convert_annotation=_milliseconds_as_seconds,
+    ),
+    Option(
+        "worker_timeout",
+        "--worker-timeout",
+        ("MODELSERVE_WORKER_TIMEOUT",),
+        None,
+        _non_negative_float,
+        "Seconds a user call may run before its worker is replaced (0: never; default: the request "
+        "timeout plus 30 s when one is set, else never).",
+        "SECONDS",
+    ),
+    Option(
+        "max_queue",
+        "--max-queue",
+        ("MODELSERVE_MAX_QUEUE",),
+        256,
+        _non_negative_int,
+        "Requests a worker lets wait for a user thread; more answer 503 with Retry-After / "
+        "RESOURCE_EXHAUSTED at once (0: no bound).",
+        "N",
+    ),
+    Option(
+        "user_calls_on_loop",
+        "--user-calls-on-loop",
+        ("MODELSERVE_USER_CALLS_ON_LOOP",),
+        False,
+        parse_bool,
+        "Run plain user methods on the event loop itself (faster for very short calls), not on user "
+        "threads: health probes and other requests then wait while user code runs.",
+        is_flag=True,
     ),
     Option(
         "max_batch_size",
@@ -611,6 +642,9 @@ class Settings:
     max_connections: int = 0
     grpc_max_message_size: int = 256 << 20
     request_timeout: float = 0.0
+    worker_timeout: float | None = None
+    max_queue: int = 256
+    user_calls_on_loop: bool = False
     graceful_timeout: float = 30.0
     max_batch_size: int = 1
     max_batch_time_ms: float = 5.0
@@ -682,6 +716,13 @@ class Settings:
     def request_path(self) -> dict[str, str]:
         """``meta.requestPath`` of every answer: this unit's id and image, when deployed."""
         return {self.predictive_unit_id: self.predictive_unit_image or ""} if self.predictive_unit_id else {}
+
+    @property
+    def stuck_after(self) -> float:
+        """Seconds a user call may run before its worker is replaced (0: never)."""
+        if self.worker_timeout is not None:
+            return self.worker_timeout
+        return self.request_timeout + 30.0 if self.request_timeout else 0.0
 
     @property
     def grpc_user_threads(self) -> int:

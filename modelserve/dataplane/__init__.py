@@ -5,7 +5,7 @@ strings, dicts) and get back an ``Outcome`` (the answer with its tags and custom
 metrics).  It owns what every protocol shares:
 
 - the user calls, each through the chain built once at start-up (``chain.py``:
-  plain -> timed -> batched -> traced); a handler takes the callables it needs once
+  plain -> timed -> batched -> traced -> bounded); a handler takes the callables it needs once
   (``user_call``) and awaits them per request;
 - readiness: the process is not draining and every transport of the server has a live
   worker (``peers_ready``, from the supervisor);
@@ -14,10 +14,12 @@ metrics).  It owns what every protocol shares:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
 from modelserve.dataplane.batching import Batcher
+from modelserve.dataplane.bounds import Bounds
 from modelserve.dataplane.chain import CallTracer, build_chain
 from modelserve.metrics.recorder import ServerMetrics
 from modelserve.model import LoadedModel
@@ -43,8 +45,10 @@ class DataPlane:
         self.metrics = metrics
         self.draining = False
         self._peers_ready = peers_ready
+        queue_gauge = metrics.queue_gauge() if metrics is not None else None
+        self.bounds = Bounds(self.component.concurrency, settings.max_queue, queue_gauge, settings.stuck_after > 0)
         self.batcher: Batcher | None
-        self._calls, self.batcher = build_chain(self.component, settings, metrics, tracer)
+        self._calls, self.batcher = build_chain(self.component, settings, metrics, tracer, self.bounds)
         if metrics is not None:
             metrics.model_loaded(model.load_seconds)
 
@@ -60,6 +64,11 @@ class DataPlane:
         if self.draining:  # (the model is always loaded: a process serves only after load())
             return False
         return self._peers_ready is None or self._peers_ready()
+
+    def calls_on_time(self) -> bool:
+        """Whether no user call has been running past ``--worker-timeout`` (see workers/board.py)."""
+        oldest = self.bounds.oldest_start()
+        return oldest is None or time.monotonic() - oldest < self.settings.stuck_after
 
     def drain(self) -> None:
         """Stop being ready for good (the process is shutting down or being recycled)."""

@@ -1,6 +1,6 @@
 """The chain every user call goes through, built once per process at start-up.
 
-    plain -> timed -> batched -> traced
+    plain -> timed -> batched -> traced -> bounded
 
 - **plain**: the model's own calls (``Component.user_calls``): the user's method with its
   fallbacks, run on the loop or in a thread, its answer as an ``Outcome``;
@@ -8,7 +8,8 @@
   and the answer's custom metrics into their series; feedback also counts its reward;
 - **batched** (``--max-batch-size`` > 1, ``predict`` only): concurrent requests merged
   into one timed call (``batching.py``), so a merged call is timed and counted once;
-- **traced** (``--tracing``): a child span per call of a method the class has.
+- **traced** (``--tracing``): a child span per call of a method the class has;
+- **bounded**: the request's deadline and the queue limit (``bounds.py``).
 
 Each link wraps the callable of the one before; a link that is off is not in the chain,
 so a process without batching or tracing runs none of their code.
@@ -20,6 +21,7 @@ import time
 from typing import Any, Protocol
 
 from modelserve.dataplane.batching import Batcher
+from modelserve.dataplane.bounds import Bounds
 from modelserve.metrics.recorder import ServerMetrics
 from modelserve.model.component import (
     HEALTH_STATUS,
@@ -41,7 +43,11 @@ class CallTracer(Protocol):
 
 
 def build_chain(
-    component: Component, settings: Settings, metrics: ServerMetrics | None, tracer: CallTracer | None
+    component: Component,
+    settings: Settings,
+    metrics: ServerMetrics | None,
+    tracer: CallTracer | None,
+    bounds: Bounds,
 ) -> tuple[dict[str, UserCall], Batcher | None]:
     """Every verb's user call wrapped in the links that are on; and the batcher, if any."""
     calls = component.user_calls()
@@ -59,7 +65,7 @@ def build_chain(
             call = batcher.predict
         if tracer is not None and component.has(verb):  # a fallback is no user call: no span
             call = tracer.traced_call(component.name, verb, call)
-        calls[verb] = call
+        calls[verb] = bounds.wrap(call, queue=verb != HEALTH_STATUS)  # probes are never turned away
     return calls, batcher
 
 

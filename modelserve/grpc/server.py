@@ -29,6 +29,7 @@ from grpc_reflection.v1alpha import reflection, reflection_pb2
 
 from modelserve import access_log
 from modelserve.codecs import messages
+from modelserve.dataplane.bounds import DEADLINE
 from modelserve.errors import NOT_READY, ServingError, StartupError, log_failure
 from modelserve.handlers.contract import ProtocolHandler, RpcMethod
 from modelserve.metrics.recorder import Route, ServerMetrics
@@ -106,7 +107,7 @@ class Gate:
 
 
 def unary_handler(
-    method: RpcMethod, handler: ProtocolHandler, recorder: Route | None, gate: Gate
+    method: RpcMethod, handler: ProtocolHandler, recorder: Route | None, gate: Gate, request_timeout: float = 0.0
 ) -> grpc.RpcMethodHandler:
     """A unary-unary method: parse, call, serialize; or abort with the error's code and message."""
     name = f"{method.service}/{method.name}"
@@ -116,6 +117,11 @@ def unary_handler(
         """The answer's bytes, or the ServingError to abort with."""
         if gate.draining:
             return DRAINING
+        remaining = context.time_remaining()  # the client's deadline, if it set one
+        if remaining is not None or request_timeout:
+            if remaining is None or (request_timeout and request_timeout < remaining):
+                remaining = request_timeout
+            DEADLINE.set(asyncio.get_running_loop().time() + remaining)
         gate.running += 1
         try:
             try:
@@ -146,7 +152,7 @@ def unary_handler(
             try:
                 result = await answer(data, context)
                 if isinstance(result, ServingError):
-                    status = grpc_code(result.status_code).name
+                    status = result.rpc_code or grpc_code(result.status_code).name
                 else:
                     status, size = "OK", len(result)
             finally:
@@ -154,7 +160,11 @@ def unary_handler(
         if isinstance(result, ServingError):
             if isinstance(result, _Undecodable):
                 await context.abort(grpc.StatusCode.INTERNAL, UNDECODABLE)
-            await context.abort(grpc_code(result.status_code), result.message, trailing_metadata=trailers(result))
+            code = grpc.StatusCode[result.rpc_code] if result.rpc_code else grpc_code(result.status_code)
+            metadata = trailers(result)
+            if result.retry_after is not None:  # gRFC A6: when a client may retry
+                metadata = (*metadata, ("grpc-retry-pushback-ms", str(result.retry_after * 1000)))
+            await context.abort(code, result.message, trailing_metadata=metadata)
         return result  # type: ignore[return-value]  # abort() raises
 
     return grpc.unary_unary_rpc_method_handler(call)
@@ -211,7 +221,7 @@ class GrpcServer:
                 if metrics is not None and not method.probe:
                     recorder = metrics.route("grpc", handler.protocol, f"/{method.service}/{method.name}")
                 methods = services.setdefault(method.service, {})
-                methods[method.name] = unary_handler(method, handler, recorder, self.gate)
+                methods[method.name] = unary_handler(method, handler, recorder, self.gate, settings.request_timeout)
         if tracer is not None:
             services = tracer.grpc_methods(services)
         register = getattr(self.server, "add_registered_method_handlers", None)  # grpcio 1.63+: faster lookup

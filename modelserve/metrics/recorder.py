@@ -6,6 +6,7 @@ Built-in (unless ``--builtin-metrics 0``), for every request except health probe
   ``transport`` (rest, grpc), ``protocol`` (seldon, v2, kserve-v1), ``endpoint`` (route or
   gRPC method) and ``status`` (HTTP status, or gRPC code name);
 - ``modelserve_requests_in_flight`` by ``transport``;
+- ``modelserve_queued_requests``: requests waiting for a user call slot (``--max-queue``);
 - ``modelserve_request_size_bytes`` and ``modelserve_response_size_bytes`` (histograms);
 - ``modelserve_user_code_seconds`` (histogram) by ``method`` (predict, transform_input, ...);
 - ``modelserve_model_ready`` and ``modelserve_model_load_seconds``;
@@ -217,6 +218,15 @@ class ServerMetrics:
     def set_ready(self, ready: bool) -> None:
         if self.builtin:
             self.ready.labels().set(1.0 if ready else 0.0)
+
+    def queue_gauge(self) -> Any:
+        """The child of ``modelserve_queued_requests`` (None when built-ins are off)."""
+        if not self.builtin:
+            return None
+        family = self.store.gauge(
+            "modelserve_queued_requests", "Requests waiting for a user call slot (autoscalers watch this)."
+        )
+        return family.labels()
 
     def batch_recorder(self) -> Callable[[int, float], None] | None:
         """What the batcher calls per user call: how many requests it merged, how long the first waited."""

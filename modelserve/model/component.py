@@ -1,9 +1,9 @@
 """The adapter around a user's object: which optional methods it has, how to call them.
 
 What the class offers is decided once, when the model is loaded; a request only looks
-up a prepared callable.  Calls run on the event loop when one user call at a time is
-allowed (the default, and ``--single-threaded``), in a thread pool of ``--threads``
-otherwise; ``async def`` methods are awaited.  Any exception from user code becomes a
+up a prepared callable.  Plain methods run on ``--threads`` user threads (``threads.py``),
+off the event loop (``--user-calls-on-loop``: on it); ``async def`` methods are awaited
+on the loop.  Any exception from user code becomes a
 ``ServingError`` (see ``errors.from_user_exception``).
 """
 
@@ -14,7 +14,6 @@ import functools
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +27,7 @@ from modelserve.errors import (
     is_not_implemented_signal,
 )
 from modelserve.metrics.recorder import check_metric_names
+from modelserve.model.threads import UserThreads
 
 logger = logging.getLogger(__name__)
 
@@ -101,10 +101,13 @@ class Component:
         self._explain = _user_method(user, EXPLAIN)
         self._class_names_is_method = callable(getattr(user, "class_names", None))
         self._has_class_names = hasattr(user, "class_names")
-        self._executor = ThreadPoolExecutor(user_threads, "user-call") if user_threads > 1 else None
+        # The threads of plain methods are made by set_threads in a serving process (after
+        # the fork: a supervisor must not hold threads); until then calls run on the loop.
+        self._threads: UserThreads | None = None
+        self._probe_thread: UserThreads | None = None  # health_status: never behind other calls
         self.concurrency = 1 if serial else max(1, user_threads)  # user calls that may run at once
-        # --single-threaded: plain methods already run one at a time on the loop's thread;
-        # this lock keeps async ones from interleaving at their awaits.
+        # --single-threaded: plain methods run on one thread; this lock keeps async ones
+        # from interleaving at their awaits.
         self._serial = asyncio.Lock() if serial else None
         self._coroutine_methods: dict[Method, bool] = {}
 
@@ -152,16 +155,22 @@ class Component:
 
     async def call(self, method: Method, *args: Any, **kwargs: Any) -> Any:
         """Run a user method the configured way; user exceptions become ServingErrors."""
+        return await self.run_on(self._threads, method, args, kwargs)
+
+    async def run_on(
+        self, threads: UserThreads | None, method: Method, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        """``call`` with plain methods on ``threads`` (None: the user threads, or the loop)."""
         try:
             if self._is_async(method):
                 if self._serial is None:
                     return await method(*args, **kwargs)
                 async with self._serial:
                     return await method(*args, **kwargs)
-            if self._executor is None:
+            threads = threads or self._threads
+            if threads is None:
                 return method(*args, **kwargs)
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._executor, functools.partial(method, *args, **kwargs))
+            return await threads.call(method, *args, **kwargs)
         except ServingError:
             raise
         except Exception as error:
@@ -187,14 +196,16 @@ class Component:
             args = (X, names)
         kwargs = {"meta": meta} if self._takes_meta[verb] else {}
         try:
-            if self._executor is None and not self._is_async(method):
-                # The common case, kept free of extra awaits: a plain method on the loop.
+            if self._threads is None and not self._is_async(method):
+                # On the loop (--user-calls-on-loop): kept free of extra awaits.
                 try:
                     data = method(*args, **kwargs)
                 except ServingError:
                     raise
                 except Exception as error:
                     raise _user_failure(error) from error
+            elif verb == HEALTH_STATUS:
+                data = await self.run_on(self._probe_thread, method, args, kwargs)
             else:
                 data = await self.call(method, *args, **kwargs)
         except _NotImplementedSignal:
@@ -231,7 +242,9 @@ class Component:
         if method is None:
             return None
         try:
-            return Outcome(await self.call(method) if verb == HEALTH_STATUS else await self.call(method, message))
+            if verb == HEALTH_STATUS:
+                return Outcome(await self.run_on(self._probe_thread, method, (), {}))
+            return Outcome(await self.call(method, message))
         except _NotImplementedSignal:
             return None
 
@@ -295,22 +308,34 @@ class Component:
             raise from_user_exception(error) from error
         return list(metrics or [])
 
-    def set_threads(self, user_threads: int, serial: bool = False) -> None:
-        """How many user calls may run at once in this process (after a fork)."""
+    def set_threads(self, user_threads: int, serial: bool = False, on_loop: bool = False) -> None:
+        """How user calls run in this process (after a fork): plain methods on ``user_threads``
+        threads (one with ``serial``), or on the event loop itself with ``on_loop``."""
         self.close()
-        self._executor = ThreadPoolExecutor(user_threads, "user-call") if user_threads > 1 else None
+        count = 1 if serial else max(1, user_threads)
+        self._threads = None if on_loop else UserThreads(count)
+        if self._threads is not None and not serial and self._methods[HEALTH_STATUS] is not None:
+            # A health check must not wait behind long user calls (--single-threaded: one thread for all).
+            self._probe_thread = UserThreads(1, "health-status")
         self._serial = asyncio.Lock() if serial else None
-        self.concurrency = 1 if serial else max(1, user_threads)
+        self.concurrency = count
 
     def run_in_thread(self) -> None:
-        """Plain methods run in a thread even with one user call at a time (still one at a
-        time, always on the same thread): the event loop keeps taking requests meanwhile."""
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(1, "user-call")
+        """Plain methods run off the event loop even with --user-calls-on-loop (batching needs
+        the loop to take requests while the model computes)."""
+        if self._threads is None:
+            self._threads = UserThreads(self.concurrency)
+
+    @property
+    def queued(self) -> int:
+        """Calls waiting for a user thread."""
+        return self._threads.queued if self._threads is not None else 0
 
     def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
+        for threads in (self._threads, self._probe_thread):
+            if threads is not None:
+                threads.close()
+        self._threads = self._probe_thread = None
 
 
 class _NotImplementedSignal(Exception):

@@ -10,11 +10,13 @@ client sends can stop the process.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from modelserve.dataplane.bounds import DEADLINE
 from modelserve.errors import (
     METHOD_NOT_ALLOWED,
     NOT_FOUND,
@@ -41,8 +43,15 @@ class ClientDisconnected(Exception):
 class RestApp:
     """ASGI application over the HTTP routes of the given protocol handlers."""
 
-    def __init__(self, handlers: Sequence[ProtocolHandler], max_body_size: int, metrics: ServerMetrics | None = None):
+    def __init__(
+        self,
+        handlers: Sequence[ProtocolHandler],
+        max_body_size: int,
+        metrics: ServerMetrics | None = None,
+        request_timeout: float = 0.0,
+    ):
         self.max_body_size = max_body_size
+        self.request_timeout = request_timeout
         self.routes: dict[str, dict[str, HttpEndpoint]] = {}
         self.owners: dict[str, ProtocolHandler] = {}  # the protocol of each path: its error format
         # The built-in metrics of each path (None: not recorded, as health probes).
@@ -118,12 +127,16 @@ class RestApp:
             error = ServingError(message, 405, METHOD_NOT_ALLOWED)
             return await _send(send, self._owner(path).http_error(error), scope, 0, [(b"allow", allow)])
         body = b""
+        if self.request_timeout:
+            DEADLINE.set(asyncio.get_running_loop().time() + self.request_timeout)
         try:
             body = await self._read_body(scope, receive)
             response = await endpoint(HttpRequest(method, path, scope["query_string"], scope["headers"], body))
         except ServingError as error:
             log_failure(f"{method} {path}", error)
             response = self._owner(path).http_error(error)
+            if error.retry_after is not None:
+                return await _send(send, response, scope, len(body), [(b"retry-after", b"%d" % error.retry_after)])
         except ClientDisconnected:
             return 499, len(body), 0
         except Exception:

@@ -64,7 +64,7 @@ def assemble(
 ) -> Assembly:
     """Everything a serving process needs, after the fork: ``user_threads`` user calls at once."""
     model.load()
-    model.component.set_threads(user_threads, serial=settings.single_threaded)
+    model.component.set_threads(user_threads, serial=settings.single_threaded, on_loop=settings.user_calls_on_loop)
     tracer = tracing.start(settings)
     metrics = open_metrics(metrics_dir, settings)
     plane = DataPlane(model, settings, metrics, tracer, peers_ready)
@@ -74,7 +74,7 @@ def assemble(
 
 def rest_app(assembly: Assembly, settings: Settings) -> Any:
     """The REST app as the HTTP server serves it: inside the tracing and access-log wrappers when on."""
-    served: Any = RestApp(assembly.handlers, settings.max_body_size, assembly.metrics)
+    served: Any = RestApp(assembly.handlers, settings.max_body_size, assembly.metrics, settings.request_timeout)
     if assembly.tracer is not None:
         served = assembly.tracer.asgi(served)
     return AccessLogApp(served) if settings.access_log else served

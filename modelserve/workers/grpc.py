@@ -44,10 +44,12 @@ async def serve(assembly: Assembly, supervisor: Supervisor) -> None:
     server.bind(settings.host, settings.grpc_port)
     await server.start()
     supervisor.mark_serving()
+    heartbeat = asyncio.ensure_future(supervisor.keep_beating(assembly.plane.calls_on_time))
     logger.info("serving %s: gRPC on %s:%d", settings.interface_name, settings.host, server.port or 0)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
+    heartbeat.cancel()
     assembly.plane.drain()
     await server.stop(settings.graceful_timeout)

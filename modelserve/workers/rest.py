@@ -49,6 +49,8 @@ async def serve(assembly: Assembly, supervisor: Supervisor) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     supervisor.mark_serving()
+    heartbeat = asyncio.ensure_future(supervisor.keep_beating(assembly.plane.calls_on_time))
     await stop.wait()
+    heartbeat.cancel()
     assembly.plane.drain()
     await server.drain(settings.graceful_timeout, accept_queued=not recycling)

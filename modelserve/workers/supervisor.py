@@ -18,6 +18,7 @@ so forking a replacement worker at any time is safe.
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import logging
 import os
@@ -48,6 +49,7 @@ EXIT_STARTUP_FAILED = 3
 MAX_STARTUP_CRASHES = 5
 _HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGCHLD, signal.SIGUSR2)
 _MIN_DELAY, _MAX_DELAY, _STABLE_AFTER = 0.1, 10.0, 10.0
+_BEAT_EVERY = 1.0  # seconds between two heartbeats of a worker
 
 
 @dataclass
@@ -92,6 +94,7 @@ class Supervisor:
         self._targets: dict[str, WorkerTarget] = {}
         self.board: WorkerBoard | None = None
         self.leaving: dict[int, Slot] = {}  # pid -> slot of workers draining after a recycle
+        self.kill_at: dict[int, float] = {}  # pid -> when a leaving worker is killed if still there
         self.slot: Slot | None = None  # in a worker: its own slot
 
     # -- start
@@ -208,7 +211,18 @@ class Supervisor:
     def mark_serving(self) -> None:
         """In a worker: its transport is listening."""
         if self.board is not None and self.slot is not None:
+            self.board.beat(self.slot.position, time.monotonic())
             self.board.set(self.slot.position, SERVING)
+
+    async def keep_beating(self, healthy: Callable[[], bool]) -> None:
+        """In a worker, on its event loop: the heartbeat, while ``healthy()`` (see board.py)."""
+        if self.board is None or self.slot is None or not self.settings.stuck_after:
+            return
+        board, position = self.board, self.slot.position
+        while True:
+            if healthy():
+                board.beat(position, time.monotonic())
+            await asyncio.sleep(_BEAT_EVERY)
 
     def leave(self) -> None:
         """In a worker that recycles itself: have the supervisor start its replacement now."""
@@ -247,6 +261,8 @@ class Supervisor:
             for slot in self.slots:
                 if slot.pid is None and slot.restart_at is not None and now >= slot.restart_at:
                     self._spawn(slot)
+            self._replace_stuck(now)
+            self._kill_overdue(now)
 
     def _next_timeout(self, deadline: float | None) -> float:
         now = time.monotonic()
@@ -273,14 +289,51 @@ class Supervisor:
                 self._replace_leaving()
         self._reap()
 
-    def _replace_leaving(self) -> None:
-        """Workers that recycle themselves are replaced before they have drained (make before break)."""
+    def _replace_stuck(self, now: float) -> None:
+        """Replace the workers whose heartbeat stopped (a user call past --worker-timeout, or a
+        blocked event loop): the replacement starts, the stuck worker drains, then is killed."""
+        stuck_after = self.settings.stuck_after
+        if not stuck_after or self.board is None:
+            return
+        for slot in self.slots:
+            if slot.pid is None or self.board.state(slot.position) != SERVING:
+                continue
+            silent = now - self.board.last_beat(slot.position)
+            if silent > stuck_after:
+                logger.error(
+                    "worker %s (pid %d) is stuck: no heartbeat for %.0fs (a user call running past "
+                    "--worker-timeout %.0fs, or its event loop blocked); replacing it",
+                    slot.name, slot.pid, silent, stuck_after,
+                )
+                self.board.set(slot.position, LEAVING)
+                self._replace_leaving(stuck=True)
+
+    def _kill_overdue(self, now: float) -> None:
+        for pid, deadline in list(self.kill_at.items()):
+            if now >= deadline and pid in self.leaving:
+                logger.warning("worker pid %d did not drain in time: killing it", pid)
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                del self.kill_at[pid]
+
+    def _replace_leaving(self, stuck: bool = False) -> None:
+        """Workers that leave (recycled, or ``stuck``) are replaced before they have drained
+        (make before break); a stuck one is told to drain."""
         if self.board is None or self.stopping:
             return
         for slot in self.slots:
             if slot.pid is not None and self.board.state(slot.position) == LEAVING:
                 logger.info("worker %s (pid %d) recycles: starting its replacement", slot.name, slot.pid)
                 self.leaving[slot.pid] = slot
+                # A leaving worker drains for --graceful-timeout at most (then it is killed).
+                self.kill_at[slot.pid] = time.monotonic() + self.settings.graceful_timeout + 1.0
+                if stuck:  # it does not know it must leave
+                    try:
+                        os.kill(slot.pid, signal.SIGTERM)
+                    except ProcessLookupError:
+                        pass
                 self.board.set(slot.position, NOT_SERVING)
                 slot.pid = None
                 slot.failures = slot.startup_crashes = 0
@@ -295,6 +348,7 @@ class Supervisor:
             if pid == 0:
                 return
             left = self.leaving.pop(pid, None)
+            self.kill_at.pop(pid, None)
             if left is not None:
                 self.merger.retire(pid)
                 logger.info("worker %s (pid %d) drained and left (%s)", left.name, pid, _describe_status(status))

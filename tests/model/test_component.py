@@ -118,13 +118,25 @@ def test_threads_run_sync_methods_off_the_loop() -> None:
         def predict(self, X, names):  # type: ignore[no-untyped-def]
             return threading.get_ident()
 
-    async def both() -> tuple[int, int]:
-        inline = (await Component(Model()).invoke(PREDICT, 1, [], None)).data
-        pooled = (await Component(Model(), user_threads=2).invoke(PREDICT, 1, [], None)).data
-        return inline, pooled
+    async def both() -> tuple[int, int, int]:
+        on_loop = Component(Model())
+        on_loop.set_threads(1, on_loop=True)
+        one, two = Component(Model()), Component(Model())
+        one.set_threads(1)
+        two.set_threads(2)
+        try:
+            return (
+                (await on_loop.invoke(PREDICT, 1, [], None)).data,
+                (await one.invoke(PREDICT, 1, [], None)).data,
+                (await two.invoke(PREDICT, 1, [], None)).data,
+            )
+        finally:
+            for component in (on_loop, one, two):
+                component.close()
 
-    inline, pooled = run(both())
-    assert inline == threading.get_ident() and pooled != threading.get_ident()
+    inline, single, pooled = run(both())
+    assert inline == threading.get_ident()  # --user-calls-on-loop
+    assert single != threading.get_ident() and pooled != threading.get_ident()  # the default: user threads
 
 
 class XOnly:
