@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bench import v2_grpc
+from bench import upi, v2_grpc
 from bench.workloads import Workload
 
 SELDON_GRPC_METHOD = "/seldon.protos.Model/Predict"
@@ -139,5 +139,15 @@ PROTOCOLS = {
             lambda w: _json({"instances": [list(w.row)]}),
             _v1_rest_values,
         ),
+        # Merlin's HTTP_JSON: the raw JSON body goes to the model's infer() (the bench's MLflow models
+        # answer the V1 envelope), on the path of the model's full name (the bench sets it to the model name).
+        Protocol(
+            "merlin-http",
+            "http",
+            lambda w: f"/v1/models/{w.model}:predict",
+            lambda w: _json({"instances": [list(w.row)]}),
+            _v1_rest_values,
+        ),
+        Protocol("merlin-upi", "grpc", lambda w: upi.METHOD, lambda w: upi.request(list(w.row)), upi.values),
     )
 }

@@ -49,10 +49,10 @@ def machine() -> list[str]:
 
 def _ratio(cell: Cell, cells: Iterable[Cell]) -> str:
     """modelserve's requests/s over this row's, on the same protocol if modelserve has it, else the same transport."""
-    ours = [c for c in cells if c.server.name == "modelserve" and c.workload == cell.workload and c.runs]
+    ours = [c for c in cells if c.server.ours and c.workload == cell.workload and c.runs]
     same = [c for c in ours if c.protocol == cell.protocol] or [
         c for c in ours if PROTOCOLS[c.protocol].transport == PROTOCOLS[cell.protocol].transport]
-    if not same or not cell.runs or cell.server.name == "modelserve":
+    if not same or not cell.runs or cell.server.ours:
         return ""
     return f"{same[0].median('rps') / cell.median('rps'):.2f}x (vs {same[0].protocol})"
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from bench import load, report
 from bench.protocols import PROTOCOLS
-from bench.servers import SERVERS, Launch, Running, Server
+from bench.servers import SERVERS, Launch, Running, Server, select
 from bench.workloads import WORKLOADS, Workload
 
 CONNECTIONS = 16
@@ -106,7 +106,8 @@ def run(options: Options) -> dict[int, list[Cell]]:
 def parse(argv: list[str] | None) -> tuple[Options, argparse.Namespace]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="short subset: W1 and W3, 1 worker, 1 round of 2 s")
-    parser.add_argument("--servers", help=f"comma-separated, from: {', '.join(SERVERS)} (default: all)")
+    parser.add_argument("--servers", help=f"comma-separated, from: {', '.join(SERVERS)} (default: all); "
+                        "a name that is not exact selects every server it begins (merlin: both Merlin rows)")
     parser.add_argument("--workloads", help="comma-separated, e.g. W1,W3 (default: all)")
     parser.add_argument("--workers", default="1,2", help="tables to make: 1, 2 or 1,2")
     parser.add_argument("--duration", type=int, default=10, help="seconds of each measured run")
@@ -119,8 +120,7 @@ def parse(argv: list[str] | None) -> tuple[Options, argparse.Namespace]:
     if args.quick:
         args.workloads, args.workers, args.duration, args.warmup, args.reps = (
             args.workloads or "W1,W3", "1", 2, 1, 1)
-    names = args.servers.split(",") if args.servers else list(SERVERS)
-    servers = [SERVERS[n] for n in names]
+    servers = select(args.servers)
     workloads = [WORKLOADS[w] for w in (args.workloads or ",".join(WORKLOADS)).split(",")]
     workers = [int(n) for n in args.workers.split(",")]
     return Options(servers, workloads, workers, args.duration, args.warmup, args.reps), args

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import protocols, venvs
+from bench import mlflow_models, protocols, venvs
 from bench.protocols import PROTOCOLS
 from bench.workloads import Workload
 
@@ -55,6 +55,7 @@ class Server:
     command: Callable[[Launch], Command]
     venv: str | None = None  # a peer's venv (venvs.PEERS); None: modelserve's own
     ceiling: bool = False
+    ours: bool = False  # modelserve's own figures (the other rows are compared with these)
     multi_worker: bool = True  # has a row in the 2-worker table
     models: Path = MODELS / "seldon"  # for modelserve: where its model classes are
 
@@ -96,6 +97,36 @@ def _kserve(x: Launch) -> Command:
              "--grpc_port", str(x.grpc), "--workers", str(x.workers)], MODELS / "kserve", {})
 
 
+def _caraml_env(x: Launch, protocol: str) -> dict[str, str]:
+    """Merlin's variables (spec 003), the same for merlin-pyfunc-server and ``modelserve serve --model-dir``:
+    the model's full name (the route key) is the workload's model name."""
+    prometheus = x.scratch / "prometheus-multiproc"
+    prometheus.mkdir(exist_ok=True)
+    return {"CARAML_PROTOCOL": protocol, "CARAML_HTTP_PORT": str(x.http), "CARAML_GRPC_PORT": str(x.grpc),
+            "CARAML_MODEL_NAME": x.workload.model, "CARAML_MODEL_VERSION": "1",
+            "CARAML_MODEL_FULL_NAME": x.workload.model, "WORKERS": str(x.workers), "LOG_LEVEL": "WARNING",
+            "PROMETHEUS_MULTIPROC_DIR": str(prometheus)}
+
+
+def _merlin(protocol: str) -> Callable[[Launch], Command]:
+    def command(x: Launch) -> Command:
+        model = mlflow_models.saved(x.workload.model)
+        return [str(x.bin / "merlin-pyfunc-server"), "--model_dir", str(model)], x.scratch, _caraml_env(x, protocol)
+    return command
+
+
+def _modelserve_mlflow(protocol: str) -> Callable[[Launch], Command]:
+    """``modelserve serve --model-dir`` (issue 12) with Merlin's variables; modelserve's own port variables
+    point at the same free ports, so no default port of either convention is taken."""
+    def command(x: Launch) -> Command:
+        model = mlflow_models.saved(x.workload.model)
+        env = {**_caraml_env(x, protocol), "PREDICTIVE_UNIT_HTTP_SERVICE_PORT": str(x.http),
+               "PREDICTIVE_UNIT_GRPC_SERVICE_PORT": str(x.grpc),
+               "PREDICTIVE_UNIT_METRICS_SERVICE_PORT": str(x.metrics)}
+        return [str(x.bin / "python"), "-m", "modelserve", "serve", "--model-dir", str(model)], x.scratch, env
+    return command
+
+
 def _bare_asgi(x: Launch) -> Command:
     answer = x.scratch / "rest-answer.json"
     answer.write_bytes(protocols.seldon_rest_answer(x.workload))
@@ -112,11 +143,15 @@ def _bare_grpc(x: Launch) -> Command:
 
 
 MODELSERVE_PROTOCOLS = ("seldon-rest", "seldon-grpc", "v2-rest", "v2-grpc", "v1-rest")
-MODELSERVE = Server("modelserve", MODELSERVE_PROTOCOLS, _modelserve(MODELS / "seldon"))
+MODELSERVE = Server("modelserve", MODELSERVE_PROTOCOLS, _modelserve(MODELS / "seldon"), ours=True)
+MERLIN = "merlin-pyfunc-server 0.50.0"
 SERVERS: dict[str, Server] = {
     s.name: s
     for s in (
         MODELSERVE,
+        # The same MLflow models as Merlin's rows, one protocol per process as in Merlin.
+        Server("modelserve --model-dir (HTTP_JSON)", ("merlin-http",), _modelserve_mlflow("HTTP_JSON"), ours=True),
+        Server("modelserve --model-dir (UPI_V1)", ("merlin-upi",), _modelserve_mlflow("UPI_V1"), ours=True),
         # What the built-in metrics cost per request (the issue's budget: under 3 % of throughput).
         Server("modelserve without built-in metrics", MODELSERVE.protocols,
                _modelserve(MODELS / "seldon", "--builtin-metrics", "0"), multi_worker=False),
@@ -125,15 +160,30 @@ SERVERS: dict[str, Server] = {
                multi_worker=False),
         Server("mlserver 1.7.1", ("v2-rest", "v2-grpc"), _mlserver(None), venv="mlserver"),
         Server("kserve 0.21.0", ("v1-rest", "v2-rest", "v2-grpc"), _kserve, venv="kserve"),
+        Server(f"{MERLIN} (HTTP_JSON)", ("merlin-http",), _merlin("HTTP_JSON"), venv="merlin"),
+        Server(f"{MERLIN} (UPI_V1)", ("merlin-upi",), _merlin("UPI_V1"), venv="merlin"),
         Server("ceiling: bare ASGI on uvicorn", ("seldon-rest",), _bare_asgi, ceiling=True),
         Server("ceiling: bare grpc.aio", ("seldon-grpc",), _bare_grpc, ceiling=True),
     )
 }
 
 
+def select(names: str | None) -> list[Server]:
+    """The servers named (comma-separated; a name that is not exact selects every server it begins), or all."""
+    if not names:
+        return list(SERVERS.values())
+    chosen: list[Server] = []
+    for name in names.split(","):
+        found = [SERVERS[name]] if name in SERVERS else [s for n, s in SERVERS.items() if n.startswith(name)]
+        if not found:
+            raise SystemExit(f"no server {name!r}; the servers: {', '.join(SERVERS)}")
+        chosen += [s for s in found if s not in chosen]
+    return chosen
+
+
 def modelserve_with(models: Path) -> Server:
     """modelserve serving the model classes of another directory (the tests' wrong models)."""
-    return Server("modelserve", MODELSERVE.protocols, _modelserve(models), models=models)
+    return Server("modelserve", MODELSERVE.protocols, _modelserve(models), models=models, ours=True)
 
 
 def ask(protocol: str, port: int, workload: Workload, timeout: float = 5.0) -> tuple[bool, bytes]:

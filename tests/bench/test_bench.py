@@ -55,3 +55,38 @@ def test_the_batching_workload_is_checked() -> None:
     proto = protocols.PROTOCOLS["seldon-rest"]
     assert proto.check(FOREST, protocols.seldon_rest_answer(FOREST)) is None
     assert proto.check(FOREST, b'{"data": {"ndarray": [[1, 0, 0]]}}') is not None
+
+
+def test_upi_messages_round_trip() -> None:
+    """The hand-written UPI descriptor: the request carries the row as one table row; an answer decodes."""
+    from bench import upi
+
+    request = upi.PredictValuesRequest.FromString(upi.request([1.5, -2.0]))
+    table = request.prediction_table
+    assert [c.name for c in table.columns] == ["f0", "f1"] and [c.type for c in table.columns] == [1, 1]
+    assert [[v.double_value for v in row.values] for row in table.rows] == [[1.5, -2.0]]
+    assert upi.values(upi.answer([1.5, -2.0])) == [1.5, -2.0]
+    proto = protocols.PROTOCOLS["merlin-upi"]
+    w = WORKLOADS["W1"]
+    assert proto.check(w, upi.answer(list(w.row))) is None
+    assert proto.check(w, upi.answer([0.0])) is not None
+
+
+def test_a_server_that_cannot_start_is_a_failed_check(tmp_path: Path) -> None:
+    """`modelserve serve --model-dir` on an empty directory (or before the option exists): a FLAGGED row, no crash."""
+    def command(x: servers.Launch) -> servers.Command:
+        return ([str(x.bin / "python"), "-m", "modelserve", "serve", "--model-dir", str(tmp_path)], x.scratch,
+                {"CARAML_HTTP_PORT": str(x.http), "CARAML_GRPC_PORT": str(x.grpc),
+                 "PREDICTIVE_UNIT_METRICS_SERVICE_PORT": str(x.metrics)})
+
+    server = servers.Server("modelserve --model-dir (HTTP_JSON)", ("merlin-http",), command, ours=True)
+    cells = run.run(options(server))[1]
+    assert len(cells) == 1 and cells[0].runs == []
+    assert cells[0].problems and cells[0].problems[0].startswith("check: ")
+
+
+def test_servers_are_selected_by_name_or_prefix() -> None:
+    names = [s.name for s in servers.select("merlin,modelserve")]
+    assert names == ["merlin-pyfunc-server 0.50.0 (HTTP_JSON)", "merlin-pyfunc-server 0.50.0 (UPI_V1)", "modelserve"]
+    with pytest.raises(SystemExit):
+        servers.select("nothing-like-this")
