@@ -35,6 +35,7 @@ class Cell:
     workload: Workload
     runs: list[load.Run] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    paced: dict[float, list[load.Paced]] = field(default_factory=dict)  # share of the maximum: runs (--latency)
 
     def median(self, attr: str) -> float:
         return statistics.median(getattr(run, attr) for run in self.runs)
@@ -48,6 +49,7 @@ class Options:
     duration: int
     warmup: int
     reps: int
+    latency: bool = False  # also the fixed-rate runs at LOAD_SHARES of each row's maximum (bench/latency.py)
 
 
 def measure(cell: Cell, running: Running, seconds: int, load_cores: str | None) -> load.Run:
@@ -87,6 +89,10 @@ def run_workload(options: Options, workload: Workload, workers: int) -> list[Cel
                         cell.runs.append(result)
                     log(f"{workload.name} x{workers} {cell.server.name} {cell.protocol} round {rep}: "
                         f"{result.rps:,.0f} req/s {'; '.join(result.problems)}")
+            if options.latency:
+                from bench import latency
+
+                latency.measure([c for c in ready if c.runs], running, options, load_cores)
         finally:
             for process in running.values():
                 process.stop()
@@ -113,6 +119,8 @@ def parse(argv: list[str] | None) -> tuple[Options, argparse.Namespace]:
     parser.add_argument("--duration", type=int, default=10, help="seconds of each measured run")
     parser.add_argument("--warmup", type=int, default=3, help="seconds of the warm-up run")
     parser.add_argument("--reps", type=int, default=3, help="interleaved rounds")
+    parser.add_argument("--latency", action="store_true",
+                        help="after the throughput rounds, p50/p99 at 50 %% and 90 %% of each row's maximum, open loop")
     parser.add_argument("--batching", action="store_true",
                         help="only the batching bench (bench/batching.py): W4 at 64 connections, with and without")
     parser.add_argument("--out", type=Path, help="markdown report (default: bench/results/<date>.md)")
@@ -123,7 +131,7 @@ def parse(argv: list[str] | None) -> tuple[Options, argparse.Namespace]:
     servers = select(args.servers)
     workloads = [WORKLOADS[w] for w in (args.workloads or ",".join(WORKLOADS)).split(",")]
     workers = [int(n) for n in args.workers.split(",")]
-    return Options(servers, workloads, workers, args.duration, args.warmup, args.reps), args
+    return Options(servers, workloads, workers, args.duration, args.warmup, args.reps, args.latency), args
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
 
-from bench import protocols, run, servers
+from bench import latency, load, protocols, report, run, servers
 from bench.workloads import WORKLOADS
 
 # `make unit` installs wrk and h2load (nghttp2-client) first; without them these tests fail.
@@ -90,3 +91,50 @@ def test_servers_are_selected_by_name_or_prefix() -> None:
     assert names == ["merlin-pyfunc-server 0.50.0 (HTTP_JSON)", "merlin-pyfunc-server 0.50.0 (UPI_V1)", "modelserve"]
     with pytest.raises(SystemExit):
         servers.select("nothing-like-this")
+
+
+@pytest.mark.parametrize("rate", [20, 97, 1000, 3333, 13500])
+def test_pacing_spreads_the_connections_evenly(rate: float) -> None:
+    """The open-loop schedule: enough connections, none idle over 0.5 s, phases no more than 2x the ideal gap apart."""
+    connections, period = load.pacing(rate)
+    interval = connections / rate * 1000
+    assert 4 <= connections <= 96 and interval <= 500 + 1e-9 and period >= 1
+    phases = sorted((k * period) % interval for k in range(connections))
+    gaps = [b - a for a, b in itertools.pairwise(phases)] + [interval - phases[-1] + phases[0]]
+    assert max(gaps) <= 2 * interval / connections
+
+
+def test_latency_rows_at_a_fixed_rate() -> None:
+    """--latency: modelserve's REST and gRPC rows get open-loop runs at 50 % and 90 % of their maximum."""
+    server = servers.Server("modelserve", ("seldon-rest", "seldon-grpc"), servers.MODELSERVE.command, ours=True)
+    opts = options(server)
+    opts.latency = True
+    cells = run.run(opts)[1]
+    for cell in cells:
+        assert not cell.problems, cell.problems
+        assert sorted(cell.paced) == [0.5, 0.9]
+        for share, runs in cell.paced.items():
+            (paced,) = runs
+            assert paced.offered == pytest.approx(share * cell.median("rps"))
+            assert paced.connections >= 4 and paced.p99_ms >= paced.p50_ms > 0
+            if not paced.problems:  # a held rate: what was sent is what was asked
+                assert paced.rps == pytest.approx(paced.offered, rel=0.05)
+    text = "\n".join(latency.table(cells))
+    assert "| W1 | modelserve | seldon-rest |" in text and "| W1 | modelserve | seldon-grpc |" in text
+
+
+def test_the_summary_compares_with_the_best_peer_and_the_ceiling() -> None:
+    from bench.load import Run
+    from bench.run import Cell
+
+    w = WORKLOADS["W1"]
+    by_name = {s.name: s for s in servers.SERVERS.values()}
+
+    def cell(name: str, protocol: str, rps: float) -> Cell:
+        return Cell(by_name[name], protocol, w, runs=[Run(rps, 1.0, 2.0)])
+
+    cells = [cell("modelserve", "seldon-rest", 9000), cell("seldon-core 1.19.0", "seldon-rest", 1000),
+             cell("kserve 0.21.0", "v1-rest", 3000), cell("kserve 0.21.0", "v2-grpc", 5000),
+             cell("ceiling: bare ASGI on uvicorn", "seldon-rest", 12000)]
+    (row,) = report.summary(cells)[2:]
+    assert "kserve 0.21.0 v1-rest 3,000 | 3.00x" in row and "ceiling: bare ASGI on uvicorn 12,000 | 75% |" in row
