@@ -38,7 +38,8 @@ def paced(cell: Cell, running: Running, rate: float, seconds: int, load_cores: s
     grpc = proto.transport == "grpc"
     return load.h2load_paced(running.launch.port(cell.protocol), proto.path(cell.workload),
                              proto.request(cell.workload), rate, seconds, load_cores, grpc=grpc,
-                             answer_size=running.answer_sizes.get(cell.protocol, 0))
+                             answer_size=running.answer_sizes.get(cell.protocol, 0),
+                             headers=proto.headers(cell.workload))
 
 
 def measure(cells: list[Cell], running: dict[str, Running], options: Options, load_cores: str | None) -> None:

@@ -47,16 +47,22 @@ def _ms(token: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
-def wrk(port: int, path: str, body: bytes, seconds: int, connections: int, cores: str | None) -> Run:
-    """POST ``body`` as JSON for ``seconds`` with ``connections`` connections and one wrk thread."""
-    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
-        script.write(f'wrk.method = "POST"\nwrk.body = {_lua_string(body.decode())}\n')
-        script.write('wrk.headers["Content-Type"] = "application/json"\n')
-        script.flush()
-        command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name,
-                   f"http://{HOST}:{port}{path}"]
+def wrk(port: int, path: str, body: bytes, seconds: int, connections: int, cores: str | None,
+        headers: dict[str, str] | None = None, timeout: float = 2.0) -> Run:
+    """POST ``body`` (JSON unless ``headers`` say otherwise) for ``seconds`` with ``connections`` connections and
+    one wrk thread; a request unanswered after ``timeout`` seconds is an error."""
+    with tempfile.TemporaryDirectory() as scratch:
+        data, script = Path(scratch, "body.bin"), Path(scratch, "post.lua")
+        data.write_bytes(body)
+        lines = ['wrk.method = "POST"', f'local file = io.open({_lua_string(str(data))}, "rb")',
+                 "wrk.body = file:read(\"*a\")", "file:close()"]
+        lines += [f"wrk.headers[ {_lua_string(k)} ] = {_lua_string(v)}"
+                  for k, v in (headers or {"Content-Type": "application/json"}).items()]
+        script.write_text("\n".join(lines) + "\n")
+        command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", f"--timeout={math.ceil(timeout)}s", "--latency",
+                   "-s", str(script), f"http://{HOST}:{port}{path}"]
         out = subprocess.run(_pinned(cores, command), capture_output=True, text=True, check=True,
-                             timeout=seconds + 60).stdout
+                             timeout=seconds + timeout + 60).stdout
     rps = re.search(r"^Requests/sec:\s+([\d.]+)", out, re.MULTILINE)
     pct = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", out, re.MULTILINE))
     if rps is None or len(pct) != 2:
@@ -66,6 +72,8 @@ def wrk(port: int, path: str, body: bytes, seconds: int, connections: int, cores
         problems.append(f"{non_2xx.group(1)} non-2xx answers")
     if sockets := re.search(r"Socket errors: (.*)", out):
         problems.append(f"socket errors: {sockets.group(1)}")
+    if float(rps.group(1)) == 0:
+        problems.append("no request answered")
     return Run(float(rps.group(1)), _ms(pct["50"]), _ms(pct["99"]), problems)
 
 
@@ -90,8 +98,10 @@ def h2load(port: int, method: str, message: bytes, answer_size: int, seconds: in
     counts = re.search(r"requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, "
                        r"(\d+) timeout", out)
     traffic = re.search(r"traffic: .*? \((\d+)\) data", out)
-    if rps is None or counts is None or traffic is None or not micros:
-        raise RuntimeError(f"unparsable h2load output:\n{out}")
+    if rps is not None and counts is not None and not micros:
+        return Run(0.0, 0.0, 0.0, [f"no call answered in {seconds} s"])
+    if rps is None or counts is None or traffic is None:
+        raise RuntimeError(f"unparsable h2load output:\n{out[-1500:]}")
     done, succeeded, failed, errored, timeout = map(int, counts.groups())
     problems = [f"{n} {what}" for n, what in ((failed, "failed"), (errored, "errored"), (timeout, "timed out")) if n]
     # h2load sees HTTP status only; a gRPC error comes as status 200 with an empty body, so a
@@ -139,7 +149,7 @@ def pacing(rate: float) -> tuple[int, int]:
 
 
 def h2load_paced(port: int, path: str, body: bytes, rate: float, seconds: float, cores: str | None, *,
-                 grpc: bool, answer_size: int = 0) -> Paced:
+                 grpc: bool, answer_size: int = 0, headers: dict[str, str] | None = None) -> Paced:
     """``rate`` requests/s for about ``seconds`` (open loop: h2load ``--rps``), HTTP/1.1 JSON or unary gRPC.
 
     Latency is h2load's, from the moment a request is written to its answer.  A connection carries one
@@ -154,10 +164,11 @@ def h2load_paced(port: int, path: str, body: bytes, rate: float, seconds: float,
     with tempfile.TemporaryDirectory() as scratch:
         data, log = Path(scratch, "request.bin"), Path(scratch, "requests.log")
         data.write_bytes(grpc_frame(body) if grpc else body)
-        headers = ["-H", "content-type: application/grpc", "-H", "te: trailers"] if grpc else [
-            "--h1", "-H", "content-type: application/json"]
+        sent = {"content-type": "application/grpc", "te": "trailers"} if grpc else (
+            headers or {"content-type": "application/json"})
+        options = [*([] if grpc else ["--h1"]), *(f for k, v in sent.items() for f in ("-H", f"{k}: {v}"))]
         command = ["h2load", "-t1", f"-c{connections}", "-m1", f"-n{requests}", f"--rps={per_connection:.3f}",
-                   "-r1", f"--rate-period={period}ms", "-d", str(data), *headers, "--log-file", str(log),
+                   "-r1", f"--rate-period={period}ms", "-d", str(data), *options, "--log-file", str(log),
                    f"http://{HOST}:{port}{path}"]
         out = subprocess.run(_pinned(cores, command), capture_output=True, text=True, check=True,
                              timeout=seconds * 3 + 60).stdout

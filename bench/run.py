@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -53,12 +54,17 @@ class Options:
 
 
 def measure(cell: Cell, running: Running, seconds: int, load_cores: str | None) -> load.Run:
+    """One run of the load on ``cell``; a load generator that fails is this row's problem, not the bench's end."""
     proto = PROTOCOLS[cell.protocol]
     port, workload = running.launch.port(cell.protocol), cell.workload
-    if proto.transport == "grpc":
-        return load.h2load(port, proto.path(workload), proto.request(workload), running.answer_sizes[cell.protocol],
-                           seconds, CONNECTIONS, load_cores)
-    return load.wrk(port, proto.path(workload), proto.request(workload), seconds, CONNECTIONS, load_cores)
+    try:
+        if proto.transport == "grpc":
+            return load.h2load(port, proto.path(workload), proto.request(workload),
+                               running.answer_sizes[cell.protocol], seconds, CONNECTIONS, load_cores)
+        return load.wrk(port, proto.path(workload), proto.request(workload), seconds, CONNECTIONS, load_cores,
+                        proto.headers(workload), timeout=max(2.0, workload.timeout))
+    except (RuntimeError, subprocess.SubprocessError) as exc:
+        return load.Run(0.0, 0.0, 0.0, [f"load generator: {type(exc).__name__}: {str(exc)[:300]}"])
 
 
 def run_workload(options: Options, workload: Workload, workers: int) -> list[Cell]:
@@ -121,6 +127,10 @@ def parse(argv: list[str] | None) -> tuple[Options, argparse.Namespace]:
     parser.add_argument("--reps", type=int, default=3, help="interleaved rounds")
     parser.add_argument("--latency", action="store_true",
                         help="after the throughput rounds, p50/p99 at 50 %% and 90 %% of each row's maximum, open loop")
+    parser.add_argument("--payload", action="store_true",
+                        help="only the payload-size curve (bench/payload.py): req/s against floats per request")
+    parser.add_argument("--sizes", default=None, help="with --payload: floats per request, comma-separated "
+                        "(default: 4,100,1000,10000,100000,1000000)")
     parser.add_argument("--batching", action="store_true",
                         help="only the batching bench (bench/batching.py): W4 at 64 connections, with and without")
     parser.add_argument("--out", type=Path, help="markdown report (default: bench/results/<date>.md)")
@@ -140,6 +150,11 @@ def main(argv: list[str] | None = None) -> int:
         from bench import batching
 
         return batching.main(options.duration, options.warmup, options.reps, args.out)
+    if args.payload:
+        from bench import payload
+
+        sizes = [int(n) for n in args.sizes.split(",")] if args.sizes else list(payload.SIZES)
+        return payload.main(options, sizes, args.out)
     started = time.monotonic()
     tables = run(options)
     text = report.markdown(tables, options, time.monotonic() - started)

@@ -196,7 +196,7 @@ def ask(protocol: str, port: int, workload: Workload, timeout: float = 5.0) -> t
             return True, channel.unary_unary(proto.path(workload))(proto.request(workload), timeout=timeout)
     conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
     try:
-        conn.request("POST", proto.path(workload), proto.request(workload), {"Content-Type": "application/json"})
+        conn.request("POST", proto.path(workload), proto.request(workload), proto.headers(workload))
         answer = conn.getresponse()
         return answer.status == 200, answer.read()
     finally:
@@ -229,7 +229,8 @@ class Running:
             if self.proc.poll() is not None:
                 return f"exited with {self.proc.returncode}: {self.log_tail()}"
             try:
-                ok, body = ask(protocol, self.launch.port(protocol), self.launch.workload)
+                ok, body = ask(protocol, self.launch.port(protocol), self.launch.workload,
+                               self.launch.workload.timeout)
             except (OSError, http.client.HTTPException, grpc.RpcError) as exc:
                 last = f"{type(exc).__name__}: {str(exc)[:300]}"
             else:

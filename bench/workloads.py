@@ -18,6 +18,11 @@ class Workload:
     tolerance: float = 1e-9  # absolute; a model fitted in another environment converges slightly elsewhere
 
     @property
+    def timeout(self) -> float:
+        """Seconds one request may take before it counts as unanswered (a million floats take a while)."""
+        return 5.0 + len(self.row) / 20_000
+
+    @property
     def seldon_class(self) -> str:
         return f"{self.model.title()}Model"
 
@@ -63,6 +68,11 @@ WORKLOADS = {
         Workload("W3", "identity, 1x10,000 floats", "identity", tuple(i + 0.5 for i in range(10_000))),
     )
 }
+
+def sized(floats: int) -> Workload:
+    """The payload-size curve's workload: identity on 1 x ``floats`` (bench/payload.py)."""
+    return Workload(f"P{floats}", f"identity, 1x{floats:,} floats", "identity", tuple(i + 0.5 for i in range(floats)))
+
 
 # Not one of the peers' workloads (they have no such model): the batching bench's (bench/batching.py).
 FOREST = Workload(

@@ -138,3 +138,31 @@ def test_the_summary_compares_with_the_best_peer_and_the_ceiling() -> None:
              cell("ceiling: bare ASGI on uvicorn", "seldon-rest", 12000)]
     (row,) = report.summary(cells)[2:]
     assert "kserve 0.21.0 v1-rest 3,000 | 3.00x" in row and "ceiling: bare ASGI on uvicorn 12,000 | 75% |" in row
+
+
+def test_binary_v2_bodies_reach_the_server_intact() -> None:
+    """V2 REST with the binary extension: wrk sends the raw doubles of W3 (bytes such as \\r included) unchanged."""
+    server = servers.Server("modelserve", ("v2-rest-binary",), servers.MODELSERVE.command, ours=True)
+    cells = run.run(run.Options([server], [WORKLOADS["W3"]], [1], duration=1, warmup=1, reps=1))[1]
+    (cell,) = cells
+    assert not cell.problems, cell.problems
+    assert cell.median("rps") > 0
+    assert b"\r" in protocols.PROTOCOLS["v2-rest-binary"].request(WORKLOADS["W3"])
+
+
+def test_payload_records_and_table() -> None:
+    """bench/payload.py: the V2 binary row is added beside V2 JSON; a failed point is FLAGGED in the table."""
+    from bench import payload
+    from bench.load import Run
+    from bench.run import Cell
+    from bench.workloads import sized
+
+    assert payload.with_binary(servers.MODELSERVE).protocols == (
+        "seldon-rest", "seldon-grpc", "v2-rest", "v2-rest-binary", "v2-grpc", "v1-rest")
+    small, big = sized(4), sized(1000)
+    assert len(big.row) == 1000 and big.timeout > small.timeout
+    cells = [Cell(servers.MODELSERVE, "v1-rest", small, runs=[Run(9000.0, 1.0, 2.0)]),
+             Cell(servers.MODELSERVE, "v1-rest", big, problems=["check: boom"])]
+    records = payload.points(cells)
+    assert [r["rps"] for r in records] == [9000.0, None]
+    assert payload.table(records, [4, 1000])[2] == "| modelserve | v1-rest | 9,000 | FLAGGED |"
