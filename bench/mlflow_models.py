@@ -14,7 +14,7 @@ from pathlib import Path
 from bench import venvs
 
 SOURCE = Path(__file__).resolve().parent / "models" / "mlflow"
-NAMES = ("identity", "iris")  # the workloads' model names (W1, W3: identity; W2: iris)
+NAMES = ("identity", "iris", "big")  # the workloads' model names (W1, W3: identity; W2: iris); big: start-up
 
 
 def directory() -> Path:

@@ -131,6 +131,8 @@ def parse(argv: list[str] | None) -> tuple[Options, argparse.Namespace]:
                         help="only the payload-size curve (bench/payload.py): req/s against floats per request")
     parser.add_argument("--sizes", default=None, help="with --payload: floats per request, comma-separated "
                         "(default: 4,100,1000,10000,100000,1000000)")
+    parser.add_argument("--startup", action="store_true",
+                        help="only the start-up bench (bench/startup.py): launch to health, iris and a 500 MB model")
     parser.add_argument("--batching", action="store_true",
                         help="only the batching bench (bench/batching.py): W4 at 64 connections, with and without")
     parser.add_argument("--out", type=Path, help="markdown report (default: bench/results/<date>.md)")
@@ -150,6 +152,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench import batching
 
         return batching.main(options.duration, options.warmup, options.reps, args.out)
+    if args.startup:
+        from bench import startup
+
+        return startup.main(args.servers, args.reps, args.out)
     if args.payload:
         from bench import payload
 

@@ -79,7 +79,7 @@ def _seldon_core(x: Launch) -> Command:
              "--grpc-workers", str(x.workers), "--log-level", "WARNING"], MODELS / "seldon", {})
 
 
-def _mlserver(parallel_workers: int | None) -> Callable[[Launch], Command]:
+def mlserver_command(parallel_workers: int | None) -> Callable[[Launch], Command]:
     def command(x: Launch) -> Command:
         env = {"MLSERVER_HOST": HOST, "MLSERVER_HTTP_PORT": str(x.http), "MLSERVER_GRPC_PORT": str(x.grpc),
                "MLSERVER_METRICS_PORT": str(x.metrics), "MLSERVER_LOGGING_LEVEL": "WARNING",
@@ -92,12 +92,12 @@ def _mlserver(parallel_workers: int | None) -> Callable[[Launch], Command]:
     return command
 
 
-def _kserve(x: Launch) -> Command:
+def kserve_command(x: Launch) -> Command:
     return ([str(x.bin / "python"), "server.py", "--model_name", x.workload.model, "--http_port", str(x.http),
              "--grpc_port", str(x.grpc), "--workers", str(x.workers)], MODELS / "kserve", {})
 
 
-def _caraml_env(x: Launch, protocol: str) -> dict[str, str]:
+def caraml_env(x: Launch, protocol: str) -> dict[str, str]:
     """Merlin's variables (spec 003), the same for merlin-pyfunc-server and ``modelserve serve --model-dir``:
     the model's full name (the route key) is the workload's model name."""
     prometheus = x.scratch / "prometheus-multiproc"
@@ -111,7 +111,7 @@ def _caraml_env(x: Launch, protocol: str) -> dict[str, str]:
 def _merlin(protocol: str) -> Callable[[Launch], Command]:
     def command(x: Launch) -> Command:
         model = mlflow_models.saved(x.workload.model)
-        return [str(x.bin / "merlin-pyfunc-server"), "--model_dir", str(model)], x.scratch, _caraml_env(x, protocol)
+        return [str(x.bin / "merlin-pyfunc-server"), "--model_dir", str(model)], x.scratch, caraml_env(x, protocol)
     return command
 
 
@@ -120,7 +120,7 @@ def _modelserve_mlflow(protocol: str) -> Callable[[Launch], Command]:
     point at the same free ports, so no default port of either convention is taken."""
     def command(x: Launch) -> Command:
         model = mlflow_models.saved(x.workload.model)
-        env = {**_caraml_env(x, protocol), "PREDICTIVE_UNIT_HTTP_SERVICE_PORT": str(x.http),
+        env = {**caraml_env(x, protocol), "PREDICTIVE_UNIT_HTTP_SERVICE_PORT": str(x.http),
                "PREDICTIVE_UNIT_GRPC_SERVICE_PORT": str(x.grpc),
                "PREDICTIVE_UNIT_METRICS_SERVICE_PORT": str(x.metrics)}
         return [str(x.bin / "python"), "-m", "modelserve", "serve", "--model-dir", str(model)], x.scratch, env
@@ -156,10 +156,10 @@ SERVERS: dict[str, Server] = {
         Server("modelserve without built-in metrics", MODELSERVE.protocols,
                _modelserve(MODELS / "seldon", "--builtin-metrics", "0"), multi_worker=False),
         Server("seldon-core 1.19.0", ("seldon-rest", "seldon-grpc"), _seldon_core, venv="seldon-core"),
-        Server("mlserver 1.7.1 (parallel_workers 0)", ("v2-rest", "v2-grpc"), _mlserver(0), venv="mlserver",
+        Server("mlserver 1.7.1 (parallel_workers 0)", ("v2-rest", "v2-grpc"), mlserver_command(0), venv="mlserver",
                multi_worker=False),
-        Server("mlserver 1.7.1", ("v2-rest", "v2-grpc"), _mlserver(None), venv="mlserver"),
-        Server("kserve 0.21.0", ("v1-rest", "v2-rest", "v2-grpc"), _kserve, venv="kserve"),
+        Server("mlserver 1.7.1", ("v2-rest", "v2-grpc"), mlserver_command(None), venv="mlserver"),
+        Server("kserve 0.21.0", ("v1-rest", "v2-rest", "v2-grpc"), kserve_command, venv="kserve"),
         Server(f"{MERLIN} (HTTP_JSON)", ("merlin-http",), _merlin("HTTP_JSON"), venv="merlin"),
         Server(f"{MERLIN} (UPI_V1)", ("merlin-upi",), _merlin("UPI_V1"), venv="merlin"),
         Server("ceiling: bare ASGI on uvicorn", ("seldon-rest",), _bare_asgi, ceiling=True),

@@ -166,3 +166,19 @@ def test_payload_records_and_table() -> None:
     records = payload.points(cells)
     assert [r["rps"] for r in records] == [9000.0, None]
     assert payload.table(records, [4, 1000])[2] == "| modelserve | v1-rest | 9,000 | FLAGGED |"
+
+
+def test_startup_is_timed_to_health_and_first_answer() -> None:
+    """bench/startup.py: modelserve on the iris example is timed; a server that cannot start is its row's problem."""
+    from bench import startup
+
+    def broken(x: servers.Launch, kind: str) -> servers.Command:
+        return [str(x.bin / "python"), "-c", "raise SystemExit(3)"], x.scratch, {}
+
+    failing = startup.Starter("broken", None, broken, lambda w: "/health/ping", "seldon-rest")
+    ok, bad = startup.run([startup.STARTERS["modelserve"], failing], 1, kinds=("iris",))
+    assert ok.kind == "iris" and len(ok.starts) == 1 and ok.starts[0].problem is None
+    ready, answer = ok.median("ready_s"), ok.median("answer_s")
+    assert ready is not None and answer is not None and 0 < ready <= answer < 60
+    assert bad.median("ready_s") is None and "exited with 3" in (bad.starts[0].problem or "")
+    assert "| iris | modelserve |" in "\n".join(startup.table([ok, bad]))

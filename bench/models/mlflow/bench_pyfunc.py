@@ -11,6 +11,8 @@ MLflow; this module travels in each saved model's ``code/`` directory.
   request's table back as the result table.
 * ``IrisModel`` (W2): a logistic regression fitted on iris in ``initialize`` (as every W2 model
   does at start), answering ``predict_proba``; UPI_V1: a result table of the probabilities.
+* ``BigArrayModel`` (the start-up bench): ``IdentityModel`` holding 500 MiB of random arrays made in
+  ``initialize``, as bench/models/BigArrayModel.py does in ``load()``.
 
 The UPI response class is taken from the request's own descriptor pool, so the models work with
 whatever compiled the UPI messages (caraml-upi-protos in Merlin, modelserve's own).
@@ -74,3 +76,11 @@ class IrisModel(_MerlinStyle):
             result.rows.add(row_id=row.row_id).values.extend(
                 type(row.values[0])(double_value=p) for p in proba)
         return response
+
+
+class BigArrayModel(IdentityModel):
+    def initialize(self, artifacts):
+        import numpy as np
+
+        rng = np.random.default_rng(0)  # random, not zeros: every page is written, so it is resident
+        self.arrays = [rng.random(500 * 2**20 // 10 // 8) for _ in range(10)]

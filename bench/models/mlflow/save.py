@@ -2,7 +2,7 @@
 
     PYTHON save.py OUT_DIR
 
-writes OUT_DIR/identity and OUT_DIR/iris.  bench/mlflow_models.py runs it with merlin-pyfunc-server's
+writes OUT_DIR/identity, OUT_DIR/iris and OUT_DIR/big.  bench/mlflow_models.py runs it with merlin-pyfunc-server's
 venv, so the pickles are the ones Merlin's own MLflow writes; modelserve serves the same directories.
 """
 
@@ -11,7 +11,7 @@ import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-MODELS = {"identity": "IdentityModel", "iris": "IrisModel"}
+MODELS = {"identity": "IdentityModel", "iris": "IrisModel", "big": "BigArrayModel"}
 
 
 def main():
