@@ -8,7 +8,8 @@ the bench's MLflow identity model), one worker on core 0 and the load generator 
 warmed up and measured as the 1-worker table of ``make bench`` (16 connections, interleaved rounds,
 medians).  A point whose server fails (a peer's 4 MB gRPC message limit, a timeout) is left out of the
 curve and listed.  Writes ``bench/results/<date>-payload.md`` and ``.json``, and draws
-``bench/results/<date>-payload.png`` with matplotlib from the bench's own venv (bench/.venvs/plot).
+``bench/results/<date>-payload.png`` with matplotlib from the bench's own venv (bench/.venvs/plot);
+a run of every size also copies it to ``bench/results/payload.png``, the one the README shows.
 """
 
 from __future__ import annotations
@@ -88,6 +89,8 @@ def main(options: Options, sizes: list[int], out: Path | None) -> int:
                                 + f"--sizes {','.join(map(str, sizes))} " + report.command_line(options),
                                 "points": records}, indent=1) + "\n")
     problem = draw(data, png)
+    if problem is None and out is None and sizes == list(SIZES):  # a whole curve: the one the README shows
+        (report.RESULTS / "payload.png").write_bytes(png.read_bytes())
     lines = [f"# Requests/s against payload size, {started.date()}", "", *report.machine(), "",
              f"- identity model, 1 x N floats; 1 worker on core 0, load generator on core 1; 16 connections; "
              f"warm-up {options.warmup} s, {options.reps} interleaved round(s) of {options.duration} s, medians.",

@@ -74,25 +74,27 @@ def summary(cells: list[Cell]) -> list[str]:
     """Issue 15's table: per workload and modelserve protocol, the best peer and the ceiling of the same
     transport in the same run, with modelserve's ratio to each."""
     lines = ["| workload / protocol | modelserve req/s | p99 ms | best peer in the same run | ratio | p99 ms "
-             "| ceiling in the same run | share |", "|---|---:|---:|---|---:|---:|---|---:|"]
+             "| lowest peer p99 ms | ceiling in the same run | share |", "|---|---:|---:|---|---:|---:|---:|---|---:|"]
     for ours in (c for c in cells if c.server.ours):
         transport = PROTOCOLS[ours.protocol].transport
-        near = [c for c in cells if c.workload == ours.workload and c.runs and not c.server.ours
+        near = [c for c in cells if c.workload == ours.workload and c.runs
                 and PROTOCOLS[c.protocol].transport == transport]
-        peers = sorted((c for c in near if not c.server.ceiling), key=lambda c: -c.median("rps"))
+        peers = sorted((c for c in near if c.server.peer), key=lambda c: -c.median("rps"))
         ceilings = [c for c in near if c.server.ceiling]
         head = f"| {ours.workload.name} {ours.protocol} ({ours.server.name}) |"
         if not ours.runs:
-            lines.append(f"{head} FLAGGED | | {'; '.join(ours.problems)[:160].replace('|', '/')} | | | | |")
+            lines.append(f"{head} FLAGGED | | {'; '.join(ours.problems)[:160].replace('|', '/')} | | | | | |")
             continue
         rps = ours.median("rps")
         line = f"{head} {rps:,.0f} | {ours.median('p99_ms'):.2f} |"
         if peers:
             best = peers[0]
+            lowest = min(peers, key=lambda c: c.median("p99_ms"))
             line += (f" {best.server.name} {best.protocol} {best.median('rps'):,.0f} | "
-                     f"{rps / best.median('rps'):.2f}x | {best.median('p99_ms'):.2f} |")
+                     f"{rps / best.median('rps'):.2f}x | {best.median('p99_ms'):.2f} | "
+                     f"{lowest.median('p99_ms'):.2f} ({lowest.server.name} {lowest.protocol}) |")
         else:
-            line += " none measured | | |"
+            line += " none measured | | | |"
         if ceilings:
             top = max(ceilings, key=lambda c: c.median("rps"))
             line += f" {top.server.name} {top.median('rps'):,.0f} | {rps / top.median('rps'):.0%} |"
@@ -116,6 +118,11 @@ def markdown(tables: dict[int, list[Cell]], options: Options, seconds: float) ->
              "- HTTP load: `wrk -t1 -c16`; gRPC load: `h2load -t1 -c16 -m1` with gRPC framing, percentiles from "
              "its `--log-file`.",
              "- Every answer was checked once before loading; a row with errors or a wrong answer is FLAGGED.",
+             "- Merlin (merlin-pyfunc-server, HTTP_JSON and UPI_V1, one protocol per process as Merlin does) and "
+             "`modelserve serve --model-dir` get the same variables (`CARAML_PROTOCOL`, `CARAML_HTTP_PORT`, "
+             "`CARAML_GRPC_PORT`, `CARAML_MODEL_FULL_NAME` = the model's name, `WORKERS`, `LOG_LEVEL=WARNING`, "
+             "`PROMETHEUS_MULTIPROC_DIR`) and serve the same directories: bench/models/mlflow saved with Merlin's "
+             "own MLflow 1.26.1. UPI requests: one table row of N double columns.",
              "- Ratio: modelserve's req/s over the row's (above 1: modelserve is faster; against a ceiling: the "
              "share of the limit reached).",
              "- " + "; ".join(f"{w.name}: {w.title}" for w in options.workloads), ""]

@@ -160,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
         from bench import payload
 
         sizes = [int(n) for n in args.sizes.split(",")] if args.sizes else list(payload.SIZES)
+        if not args.servers:  # the variants of a server (one setting changed) have no place on the curve
+            options.servers = [s for s in options.servers if not s.variant]
         return payload.main(options, sizes, args.out)
     started = time.monotonic()
     tables = run(options)

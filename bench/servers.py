@@ -56,8 +56,13 @@ class Server:
     venv: str | None = None  # a peer's venv (venvs.PEERS); None: modelserve's own
     ceiling: bool = False
     ours: bool = False  # modelserve's own figures (the other rows are compared with these)
+    variant: bool = False  # modelserve with one setting changed: neither its figures nor a peer
     multi_worker: bool = True  # has a row in the 2-worker table
     models: Path = MODELS / "seldon"  # for modelserve: where its model classes are
+
+    @property
+    def peer(self) -> bool:
+        return not (self.ours or self.variant or self.ceiling)
 
     def bin(self) -> Path:
         return venvs.ensure(self.venv) if self.venv else Path(sys.executable).parent
@@ -154,7 +159,7 @@ SERVERS: dict[str, Server] = {
         Server("modelserve --model-dir (UPI_V1)", ("merlin-upi",), _modelserve_mlflow("UPI_V1"), ours=True),
         # What the built-in metrics cost per request (the budget: under 3 % of throughput).
         Server("modelserve without built-in metrics", MODELSERVE.protocols,
-               _modelserve(MODELS / "seldon", "--builtin-metrics", "0"), multi_worker=False),
+               _modelserve(MODELS / "seldon", "--builtin-metrics", "0"), variant=True, multi_worker=False),
         Server("seldon-core 1.19.0", ("seldon-rest", "seldon-grpc"), _seldon_core, venv="seldon-core"),
         Server("mlserver 1.7.1 (parallel_workers 0)", ("v2-rest", "v2-grpc"), mlserver_command(0), venv="mlserver",
                multi_worker=False),

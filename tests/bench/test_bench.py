@@ -134,6 +134,7 @@ def test_the_summary_compares_with_the_best_peer_and_the_ceiling() -> None:
         return Cell(by_name[name], protocol, w, runs=[Run(rps, 1.0, 2.0)])
 
     cells = [cell("modelserve", "seldon-rest", 9000), cell("seldon-core 1.19.0", "seldon-rest", 1000),
+             cell("modelserve without built-in metrics", "seldon-rest", 9500),  # a variant, not a peer
              cell("kserve 0.21.0", "v1-rest", 3000), cell("kserve 0.21.0", "v2-grpc", 5000),
              cell("ceiling: bare ASGI on uvicorn", "seldon-rest", 12000)]
     (row,) = report.summary(cells)[2:]
