@@ -92,8 +92,12 @@ def main(options: Options, sizes: list[int], out: Path | None) -> int:
     if problem is None and out is None and sizes == list(SIZES):  # a whole curve: the one the README shows
         (report.RESULTS / "payload.png").write_bytes(png.read_bytes())
     lines = [f"# Requests/s against payload size, {started.date()}", "", *report.machine(), "",
-             f"- identity model, 1 x N floats; 1 worker on core 0, load generator on core 1; 16 connections; "
-             f"warm-up {options.warmup} s, {options.reps} interleaved round(s) of {options.duration} s, medians.",
+             f"- identity model, 1 x N floats; 1 worker on core 0, load generator on core 1; 16 connections up to "
+             f"10,000 floats, 4 at 100,000 and 2 past it (fewer keep the one core busy when a request takes "
+             f"100s of ms); warm-up {options.warmup} s, {options.reps} interleaved round(s) of {options.duration} s "
+             f"(at least 10 s past 100,000 floats), medians.",
+             "- Peers keep their own message-size limits (gRPC's default 4 MiB): a point they refuse is listed "
+             "below, not drawn.",
              f"- `python -m bench.run --payload --sizes {','.join(map(str, sizes))} {report.command_line(options)}`",
              "", f"![req/s against payload size]({png.name})" if problem is None else f"No plot: {problem}", "",
              "Requests/s:", "", *table(records, sizes), ""]

@@ -24,8 +24,6 @@ from bench.protocols import PROTOCOLS
 from bench.servers import SERVERS, Launch, Running, Server, select
 from bench.workloads import WORKLOADS, Workload
 
-CONNECTIONS = 16
-
 
 @dataclass
 class Cell:
@@ -60,9 +58,9 @@ def measure(cell: Cell, running: Running, seconds: int, load_cores: str | None) 
     try:
         if proto.transport == "grpc":
             return load.h2load(port, proto.path(workload), proto.request(workload),
-                               running.answer_sizes[cell.protocol], seconds, CONNECTIONS, load_cores)
-        return load.wrk(port, proto.path(workload), proto.request(workload), seconds, CONNECTIONS, load_cores,
-                        proto.headers(workload), timeout=max(2.0, workload.timeout))
+                               running.answer_sizes[cell.protocol], seconds, workload.connections, load_cores)
+        return load.wrk(port, proto.path(workload), proto.request(workload), seconds, workload.connections,
+                        load_cores, proto.headers(workload), timeout=max(2.0, workload.timeout))
     except (RuntimeError, subprocess.SubprocessError) as exc:
         return load.Run(0.0, 0.0, 0.0, [f"load generator: {type(exc).__name__}: {str(exc)[:300]}"])
 
@@ -87,7 +85,7 @@ def run_workload(options: Options, workload: Workload, workers: int) -> list[Cel
             ready = [c for c in cells if not c.problems]
             for rep in range(options.reps + 1):  # round 0 is the warm-up
                 for cell in ready:
-                    seconds = options.warmup if rep == 0 else options.duration
+                    seconds = options.warmup if rep == 0 else max(options.duration, workload.min_seconds)
                     result = measure(cell, running[cell.server.name], seconds, load_cores)
                     if rep and result.problems:
                         cell.problems.extend(result.problems)

@@ -197,7 +197,8 @@ def ask(protocol: str, port: int, workload: Workload, timeout: float = 5.0) -> t
     if proto.transport == "grpc":
         import grpc
 
-        with grpc.insecure_channel(f"{HOST}:{port}") as channel:
+        unlimited = [("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1)]
+        with grpc.insecure_channel(f"{HOST}:{port}", options=unlimited) as channel:
             return True, channel.unary_unary(proto.path(workload))(proto.request(workload), timeout=timeout)
     conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
     try:
@@ -238,6 +239,9 @@ class Running:
                                self.launch.workload.timeout)
             except (OSError, http.client.HTTPException, grpc.RpcError) as exc:
                 last = f"{type(exc).__name__}: {str(exc)[:300]}"
+                if isinstance(exc, grpc.RpcError) and exc.code() != grpc.StatusCode.UNAVAILABLE:  # up, failing
+                    last = f"failed answer: gRPC {exc.code().name}: {str(exc.details())[:300]}"
+                    deadline = min(deadline, time.monotonic() + failing)
             else:
                 if ok:
                     self.answer_sizes[protocol] = len(body)
@@ -245,6 +249,8 @@ class Running:
                 deadline = min(deadline, time.monotonic() + failing)
                 last = f"failed answer: {body[:300]!r}"
             time.sleep(0.2)
+        if last.startswith("failed answer"):
+            return f"answers, but fails ({last}); log: {self.log_tail()}"
         return f"not ready in {timeout:g}s ({last}); log: {self.log_tail()}"
 
     def log_tail(self, lines: int = 8) -> str:
