@@ -185,8 +185,10 @@ def h2load_paced(port: int, path: str, body: bytes, rate: float, seconds: float,
     starts = sorted(int(fields[0]) for fields in lines)
     micros = sorted(int(fields[2]) for fields in lines)
     interval_us = 1e6 / per_connection
-    # the plan: connection k starts at k * period and sends its share every interval
-    planned_us = (connections - 1) * period * 1000 + (requests / connections - 1) * interval_us
+    # the plan: connection k starts at k * period and sends its share (h2load gives the remainder of
+    # requests / connections to the first ones) every interval; the last request of the plan leaves at
+    share, extra = divmod(requests, connections)
+    planned_us = max(k * period * 1000 + (share + (k < extra) - 1) * interval_us for k in range(connections))
     sent_us = starts[-1] - starts[0]
     achieved = rate * planned_us / sent_us if sent_us > 0 else 0.0
     if sent_us > planned_us * 1.03 + 5000:

@@ -71,15 +71,22 @@ def run_workload(options: Options, workload: Workload, workers: int) -> list[Cel
     cells: list[Cell] = []
     with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
         running: dict[str, Running] = {}
+        unlaunched: dict[str, str] = {}  # server: why it could not be launched (a venv, a model to save)
         try:
-            for server in servers:
-                directory = Path(scratch, str(len(running)))
+            for i, server in enumerate(servers):
+                directory = Path(scratch, str(i))
                 directory.mkdir()
-                running[server.name] = Running(server, Launch(workload, workers, server.bin(), directory), server_cores)
+                try:
+                    launch = Launch(workload, workers, server.bin(), directory)
+                    running[server.name] = Running(server, launch, server_cores)
+                except (OSError, RuntimeError, ValueError, subprocess.SubprocessError) as exc:
+                    unlaunched[server.name] = f"not launched: {type(exc).__name__}: {str(exc)[:300]}"
             for server in servers:
                 for protocol in server.protocols:
                     cell = Cell(server, protocol, workload)
-                    if problem := running[server.name].check(protocol):
+                    if server.name in unlaunched:
+                        cell.problems.append(unlaunched[server.name])
+                    elif problem := running[server.name].check(protocol):
                         cell.problems.append(f"check: {problem}")
                     cells.append(cell)
             ready = [c for c in cells if not c.problems]

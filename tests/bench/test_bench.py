@@ -118,7 +118,7 @@ def test_latency_rows_at_a_fixed_rate() -> None:
             assert paced.offered == pytest.approx(share * cell.median("rps"))
             assert paced.connections >= 4 and paced.p99_ms >= paced.p50_ms > 0
             if not paced.problems:  # a held rate: what was sent is what was asked
-                assert paced.rps == pytest.approx(paced.offered, rel=0.05)
+                assert paced.rps == pytest.approx(paced.offered, rel=0.1)
     text = "\n".join(latency.table(cells))
     assert "| W1 | modelserve | seldon-rest |" in text and "| W1 | modelserve | seldon-grpc |" in text
 
@@ -183,3 +183,15 @@ def test_startup_is_timed_to_health_and_first_answer() -> None:
     assert ready is not None and answer is not None and 0 < ready <= answer < 60
     assert bad.median("ready_s") is None and "exited with 3" in (bad.starts[0].problem or "")
     assert "| iris | modelserve |" in "\n".join(startup.table([ok, bad]))
+
+
+def test_a_server_that_cannot_be_launched_is_flagged() -> None:
+    """A peer whose venv or model cannot be made: its rows say why, the others are measured."""
+    def unlaunchable(x: servers.Launch) -> servers.Command:
+        raise RuntimeError("no such venv")
+
+    broken = servers.Server("broken peer", ("seldon-rest",), unlaunchable)
+    fine = servers.Server("modelserve", ("seldon-rest",), servers.MODELSERVE.command, ours=True)
+    cells = run.run(run.Options([broken, fine], [WORKLOADS["W1"]], [1], duration=1, warmup=1, reps=1))[1]
+    assert cells[0].problems == ["not launched: RuntimeError: no such venv"] and not cells[0].runs
+    assert not cells[1].problems and cells[1].runs
