@@ -5,7 +5,12 @@
 For each table (1 worker: server on core 0, load generator on core 1; 2 workers: both on both
 cores) and each workload, every server is started and each of its protocols checked once; then
 a warm-up run per (server, protocol), then ``--reps`` rounds, each round going over all of them
-in turn (interleaved), and the median of the rounds is reported.
+in turn (interleaved), and the median of the rounds is reported.  The report opens with the
+summary of issue 15 (per modelserve row: the best peer and the ceiling of its transport).
+
+Other modes: ``--latency`` (also p50/p99 at 50 % and 90 % of each row's maximum, bench/latency.py),
+``--payload`` (req/s against payload size, bench/payload.py), ``--startup`` (launch to health,
+bench/startup.py), ``--batching`` (bench/batching.py).
 """
 
 from __future__ import annotations
