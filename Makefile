@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HTTP_PORT ?= 9000
 
 .PHONY: venv serve test lint typecheck unit conformance protos clean bench bench-quick bench-batching profile clients-venv \
-	dist smoke extras
+	dist smoke extras bench-latency bench-payload bench-startup
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "modelserve needs Python 3.11+"'
@@ -125,12 +125,31 @@ conformance: $(CONFORMANCE_VENV)/.installed
 	$(CONFORMANCE_PYTHON) -I scripts/conformance.py seldon --transports rest,startup,grpc,process,metrics
 	$(CONFORMANCE_PYTHON) -I scripts/conformance.py v2
 
-## benchmarks against the peers (bench/run.py; each peer is installed into bench/.venvs/<peer>)
-bench: venv $(BENCH_TOOLS)
+## the mlflow extra, for the bench's `modelserve serve --model-dir` rows (the same MLflow models as Merlin's)
+BENCH_MLFLOW := $(VENV)/.bench-mlflow
+$(BENCH_MLFLOW): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[mlflow]'
+	touch $(BENCH_MLFLOW)
+
+## benchmarks against the peers (bench/run.py; each peer is installed into bench/.venvs/<peer>);
+## the report starts with issue 15's summary (best peer and ceiling in the same run)
+bench: venv $(BENCH_TOOLS) $(BENCH_MLFLOW)
 	$(BIN)/python -m bench.run
 
-bench-quick: venv $(BENCH_TOOLS)
+bench-quick: venv $(BENCH_TOOLS) $(BENCH_MLFLOW)
 	$(BIN)/python -m bench.run --quick
+
+## p50/p99 at 50 % and 90 % of each row's own maximum, open loop (bench/latency.py)
+bench-latency: venv $(BENCH_TOOLS) $(BENCH_MLFLOW)
+	$(BIN)/python -m bench.run --latency --workloads W1,W3 --workers 1 --duration 5 --reps 2
+
+## req/s against payload size, 4 to 1,000,000 floats, per protocol; a PNG in bench/results (bench/payload.py)
+bench-payload: venv $(BENCH_TOOLS) $(BENCH_MLFLOW)
+	$(BIN)/python -m bench.run --payload --duration 5 --warmup 2 --reps 2
+
+## seconds from launch to health, iris example and a 500 MB model (bench/startup.py)
+bench-startup: venv $(BENCH_MLFLOW)
+	$(BIN)/python -m bench.run --startup --reps 3
 
 ## the sklearn forest at 64 connections, modelserve with and without --max-batch-size (bench/batching.py)
 bench-batching: venv $(BENCH_TOOLS)

@@ -47,7 +47,8 @@ async def serve_grpc(port: int) -> None:
         def service(self, details: Any) -> Any:
             return grpc.unary_unary_rpc_method_handler(answer)
 
-    server = grpc.aio.server(options=[("grpc.so_reuseport", 1)])
+    server = grpc.aio.server(options=[("grpc.so_reuseport", 1), ("grpc.max_receive_message_length", -1),
+                                      ("grpc.max_send_message_length", -1)])
     server.add_generic_rpc_handlers((Fixed(),))
     server.add_insecure_port(f"127.0.0.1:{port}")
     await server.start()

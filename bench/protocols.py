@@ -11,12 +11,16 @@ import math
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
-from bench import v2_grpc
+from bench import upi, v2_grpc
 from bench.workloads import Workload
 
 SELDON_GRPC_METHOD = "/seldon.protos.Model/Predict"
+
+
+JSON_HEADERS = {"Content-Type": "application/json"}
 
 
 @dataclass(frozen=True)
@@ -24,8 +28,12 @@ class Protocol:
     name: str
     transport: str  # "http" or "grpc"
     path: Callable[[Workload], str]  # URL path (HTTP) or gRPC method
-    request: Callable[[Workload], bytes]
+    build: Callable[[Workload], bytes]  # the request body or message (``request`` caches it)
     values: Callable[[bytes], list[float]]  # the flat answer decoded from a response body
+    headers: Callable[[Workload], dict[str, str]] = lambda w: JSON_HEADERS  # HTTP request headers
+
+    def request(self, workload: Workload) -> bytes:
+        return _request(self, workload)
 
     def check(self, workload: Workload, body: bytes) -> str | None:
         """None if ``body`` is the workload's right answer, else what is wrong."""
@@ -38,6 +46,11 @@ class Protocol:
         if len(got) != len(want) or not close:
             return f"wrong answer: {got[:6]}... (want {want[:6]}...)"
         return None
+
+
+@cache
+def _request(protocol: Protocol, workload: Workload) -> bytes:
+    return protocol.build(workload)  # a million floats take a second to encode: once per run
 
 
 def _flat(nested: Any) -> list[float]:
@@ -93,6 +106,36 @@ def _v2_rest_values(body: bytes) -> list[float]:
     return _flat(json.loads(body)["outputs"][0]["data"])
 
 
+# V2 REST with the binary tensor extension: a JSON header, then the tensor's bytes (little-endian FP64); the
+# answer asked in binary too (``binary_data_output``).  Its length is in ``Inference-Header-Content-Length``.
+def _v2_binary_header(workload: Workload) -> bytes:
+    tensor = {"name": "input-0", "shape": [1, len(workload.row)], "datatype": "FP64",
+              "parameters": {"binary_data_size": 8 * len(workload.row)}}
+    return _json({"inputs": [tensor], "parameters": {"binary_data_output": True}})
+
+
+def _v2_binary_request(workload: Workload) -> bytes:
+    return _v2_binary_header(workload) + struct.pack(f"<{len(workload.row)}d", *workload.row)
+
+
+def _v2_binary_headers(workload: Workload) -> dict[str, str]:
+    return {"Content-Type": "application/octet-stream",
+            "Inference-Header-Content-Length": str(len(_v2_binary_header(workload)))}
+
+
+def _v2_binary_values(body: bytes) -> list[float]:
+    """A JSON header then the binary outputs (the header's end found by parsing it), or plain V2 JSON."""
+    header, end = json.JSONDecoder().raw_decode(body.decode("latin-1"))
+    output = header["outputs"][0]
+    size = (output.get("parameters") or {}).get("binary_data_size")
+    if size is None:
+        return _flat(output["data"])
+    raw = body[end:end + size]
+    if len(raw) != size or output["datatype"] != "FP64":
+        raise ValueError(f"binary output of {len(raw)} bytes, {output['datatype']} (want {size}, FP64)")
+    return list(struct.unpack(f"<{size // 8}d", raw))
+
+
 def _v2_grpc_request(workload: Workload) -> bytes:
     request = v2_grpc.ModelInferRequest(model_name=workload.model)
     tensor = request.inputs.add(name="input-0", datatype="FP64", shape=[1, len(workload.row)])
@@ -131,6 +174,8 @@ PROTOCOLS = {
             _seldon_grpc_values,
         ),
         Protocol("v2-rest", "http", lambda w: f"/v2/models/{w.model}/infer", _v2_rest_request, _v2_rest_values),
+        Protocol("v2-rest-binary", "http", lambda w: f"/v2/models/{w.model}/infer", _v2_binary_request,
+                 _v2_binary_values, _v2_binary_headers),
         Protocol("v2-grpc", "grpc", lambda w: v2_grpc.METHOD, _v2_grpc_request, _v2_grpc_values),
         Protocol(
             "v1-rest",
@@ -139,5 +184,15 @@ PROTOCOLS = {
             lambda w: _json({"instances": [list(w.row)]}),
             _v1_rest_values,
         ),
+        # Merlin's HTTP_JSON: the raw JSON body goes to the model's infer() (the bench's MLflow models
+        # answer the V1 envelope), on the path of the model's full name (the bench sets it to the model name).
+        Protocol(
+            "merlin-http",
+            "http",
+            lambda w: f"/v1/models/{w.model}:predict",
+            lambda w: _json({"instances": [list(w.row)]}),
+            _v1_rest_values,
+        ),
+        Protocol("merlin-upi", "grpc", lambda w: upi.METHOD, lambda w: upi.request(list(w.row)), upi.values),
     )
 }

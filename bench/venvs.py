@@ -1,7 +1,9 @@
 """Each peer in its own virtual environment under ``bench/.venvs/<peer>``, made on first use.
 
 The venvs use Python 3.12 (seldon-core 1.19 needs it; the others get the same for a like-for-like
-comparison).  A stamp file records what was installed, so a later run installs nothing.
+comparison), except Merlin's: merlin-pyfunc-server 0.50.0 requires Python < 3.11, so 3.10.
+``plot`` is the bench's own venv for matplotlib (the payload-size curve), kept out of modelserve's.
+A stamp file records what was installed, so a later run installs nothing.
 """
 
 from __future__ import annotations
@@ -18,19 +20,25 @@ PEERS: dict[str, list[str]] = {
     # mlserver 1.7.1's inference-pool workers fail on uvloop 0.22+ ("There is no current event loop").
     "mlserver": ["mlserver==1.7.1", "uvloop<0.22", "scikit-learn"],
     "kserve": ["kserve==0.21.0", "scikit-learn"],
+    # Its UPI mode crashes at start with uvloop 0.20+ (no current event loop), and its MLflow 1.26.1 wants
+    # numpy 1.x; installed in one go so the resolver keeps merlin-sdk's cloudpickle==2.0.0.
+    "merlin": ["merlin-pyfunc-server==0.50.0", "uvloop<0.20", "numpy<2", "scikit-learn"],
+    "plot": ["matplotlib"],
 }
+PYTHONS = {"merlin": "3.10"}  # the others: 3.12
 STAMP = ".bench-installed"
 
 
-def python312() -> str:
-    """A Python 3.12 interpreter: on PATH, or one of pyenv's."""
-    pyenv = sorted(glob.glob(str(Path.home() / ".pyenv/versions/3.12*/bin/python3.12")))
-    candidates = [shutil.which("python3.12") or "", *pyenv]
+def python(version: str = "3.12") -> str:
+    """A Python ``version`` interpreter ("3.12"): on PATH, or one of pyenv's."""
+    pyenv = sorted(glob.glob(str(Path.home() / f".pyenv/versions/{version}.*/bin/python{version}")))
+    candidates = [shutil.which(f"python{version}") or "", *pyenv]
+    want = tuple(int(part) for part in version.split("."))
     for candidate in candidates:
-        if candidate and subprocess.run([candidate, "-c", "import sys; assert sys.version_info[:2] == (3, 12)"],
+        if candidate and subprocess.run([candidate, "-c", f"import sys; assert sys.version_info[:2] == {want}"],
                                         capture_output=True, check=False).returncode == 0:
             return candidate
-    raise RuntimeError("the peers need Python 3.12 (python3.12 on PATH, or pyenv install 3.12)")
+    raise RuntimeError(f"this peer needs Python {version} (python{version} on PATH, or pyenv install {version})")
 
 
 def ensure(peer: str) -> Path:
@@ -41,7 +49,7 @@ def ensure(peer: str) -> Path:
         return venv / "bin"
     print(f"[bench] installing {' '.join(requirements)} into {venv}", file=sys.stderr, flush=True)
     if not (venv / "bin" / "python").exists():
-        subprocess.run([python312(), "-m", "venv", str(venv)], check=True)
+        subprocess.run([python(PYTHONS.get(peer, "3.12")), "-m", "venv", str(venv)], check=True)
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     subprocess.run([*pip, "--upgrade", "pip"], check=True)
     subprocess.run([*pip, *requirements], check=True)

@@ -16,6 +16,13 @@ class Workload:
     model: str  # the model's name in V1/V2 URLs; its Seldon class is f"{model.title()}Model"
     row: tuple[float, ...]
     tolerance: float = 1e-9  # absolute; a model fitted in another environment converges slightly elsewhere
+    connections: int = 16  # of the load generator
+    min_seconds: int = 0  # a measured round lasts at least this long (a big payload's few answers)
+
+    @property
+    def timeout(self) -> float:
+        """Seconds one request may take before it counts as unanswered (a million floats take a while)."""
+        return 5.0 + len(self.row) / 20_000
 
     @property
     def seldon_class(self) -> str:
@@ -63,6 +70,18 @@ WORKLOADS = {
         Workload("W3", "identity, 1x10,000 floats", "identity", tuple(i + 0.5 for i in range(10_000))),
     )
 }
+
+def sized(floats: int) -> Workload:
+    """The payload-size curve's workload: identity on 1 x ``floats`` (bench/payload.py).
+
+    Past 10,000 floats a request costs a server tens to hundreds of milliseconds: fewer connections
+    keep one core busy (more would only queue, and leave few answers inside a round), and a round
+    lasts at least 10 s at a million floats.
+    """
+    connections = 16 if floats <= 10_000 else 4 if floats <= 100_000 else 2
+    return Workload(f"P{floats}", f"identity, 1x{floats:,} floats", "identity", tuple(i + 0.5 for i in range(floats)),
+                    connections=connections, min_seconds=0 if floats <= 100_000 else 10)
+
 
 # Not one of the peers' workloads (they have no such model): the batching bench's (bench/batching.py).
 FOREST = Workload(

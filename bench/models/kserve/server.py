@@ -1,6 +1,8 @@
 """W1/W2/W3 for KServe: a ``kserve.Model`` per workload, answering V1 REST, V2 REST and V2 gRPC.
 
-    python server.py --model_name identity|iris [kserve.ModelServer options, e.g. --http_port]
+    python server.py --model_name identity|iris|big [kserve.ModelServer options, e.g. --http_port]
+
+``big`` (the start-up bench) is the identity holding 500 MiB of random arrays, as bench/models/BigArrayModel.py.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ class BenchModel(Model):
     def __init__(self, name: str) -> None:
         super().__init__(name)
         self.model = fitted_iris() if name == "iris" else None  # picklable: --workers N spawns copies
+        if name == "big":
+            rng = np.random.default_rng(0)
+            self.arrays = [rng.random(500 * 2**20 // 10 // 8) for _ in range(10)]
         self.ready = True
 
     def compute(self, array: np.ndarray) -> Any:

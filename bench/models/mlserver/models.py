@@ -34,3 +34,12 @@ class IrisModel(IdentityModel):
 
     def compute(self, array: np.ndarray) -> Any:
         return self.model.predict_proba(array)
+
+
+class BigArrayModel(IdentityModel):
+    """The start-up bench's: the identity holding 500 MiB of random arrays, as bench/models/BigArrayModel.py."""
+
+    async def load(self) -> bool:
+        rng = np.random.default_rng(0)
+        self.arrays = [rng.random(500 * 2**20 // 10 // 8) for _ in range(10)]
+        return True
