@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -42,7 +43,13 @@ class RunningServer:
     """A `modelserve serve` process started by a test."""
 
     def __init__(
-        self, model: str, *args: str, env: dict[str, str] | None = None, cwd: Path = MODELS, grpc_port: int = 0
+        self,
+        model: str,
+        *args: str,
+        env: dict[str, str] | None = None,
+        cwd: Path = MODELS,
+        grpc_port: int = 0,
+        max_files: int | None = None,
     ):
         self.http_port, self.grpc_port, self.metrics_port = free_port(), grpc_port or free_port(), free_port()
         self.command = [
@@ -65,8 +72,18 @@ class RunningServer:
         full_env.update(env or {})
         self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"modelserve-test-{self.http_port}.log"
         self.log = open(self.log_path, "wb")
+        def limit_files() -> None:  # in the child, before exec
+            if max_files is not None:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (max_files, max_files))
+
         self.proc = subprocess.Popen(
-            self.command, cwd=cwd, env=full_env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+            self.command,
+            cwd=cwd,
+            env=full_env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=limit_files,
         )
 
     @property

@@ -21,6 +21,8 @@ logger = logging.getLogger(__name__)
 MAX_REQUEST_HEAD = 16 * 1024
 READ_TIMEOUT = 5.0
 WRITE_TIMEOUT = 5.0
+MAX_CONNECTIONS = 256  # scrapers are few: more open connections are closed at once
+ACCEPT_BACKOFF = 0.5  # seconds without accepting after accept() failed (e.g. no descriptor left)
 
 # Renders the metrics for an Accept header: (body, content type).
 Render = Callable[[str], tuple[bytes, str]]
@@ -42,6 +44,8 @@ class MetricsServer:
         self.render = render
         self.log_scrapes = log_scrapes
         self.connections: dict[int, _Connection] = {}
+        self.paused_until: float | None = None  # accepting again after a failed accept()
+        self._failures_logged_at = 0.0
         sock.setblocking(False)
 
     def register(self, selector: selectors.BaseSelector) -> None:
@@ -51,6 +55,21 @@ class MetricsServer:
         try:
             conn, _ = self.listener.accept()
         except (BlockingIOError, InterruptedError):
+            return
+        except OSError as error:
+            # Out of descriptors (EMFILE, ENFILE), or the like: a client cannot stop the
+            # supervisor.  Stop watching the listener for a moment (the pending connection
+            # stays queued), then go on.
+            now = time.monotonic()
+            if now - self._failures_logged_at > 10.0:
+                logger.warning("metrics port: accept failed (%s): pausing %.1fs", error.strerror, ACCEPT_BACKOFF)
+                self._failures_logged_at = now
+            selector.unregister(self.listener)
+            self.paused_until = now + ACCEPT_BACKOFF
+            self._shed(selector)
+            return
+        if len(self.connections) >= MAX_CONNECTIONS:
+            conn.close()
             return
         conn.setblocking(False)
         connection = _Connection(conn)
@@ -113,11 +132,20 @@ class MetricsServer:
         connection.sock.close()
 
     def expire(self, selector: selectors.BaseSelector) -> None:
-        """Close connections that sent no complete request in time."""
+        """Close connections that sent no complete request in time; accept again after a pause."""
         now = time.monotonic()
         for connection in list(self.connections.values()):
             if now - connection.opened > READ_TIMEOUT:
                 self._close(selector, connection)
+        if self.paused_until is not None and now >= self.paused_until:
+            self.paused_until = None
+            selector.register(self.listener, selectors.EVENT_READ, self._accept)
+
+    def _shed(self, selector: selectors.BaseSelector) -> None:
+        """Descriptors ran out: drop the oldest half of the connections that sent nothing yet."""
+        idle = sorted((c for c in self.connections.values() if not c.buffer), key=lambda c: c.opened)
+        for connection in idle[: max(1, len(idle) // 2)]:
+            self._close(selector, connection)
 
     def close(self, selector: selectors.BaseSelector | None = None) -> None:
         for connection in list(self.connections.values()):

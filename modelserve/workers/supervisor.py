@@ -244,7 +244,10 @@ class Supervisor:
         while True:
             timeout = self._next_timeout(deadline)
             for key, _ in self._selector.select(timeout):
-                key.data(self._selector)
+                try:
+                    key.data(self._selector)
+                except Exception:  # a client or a broken collector must never stop the server
+                    logger.exception("error in the supervisor's loop (serving on)")
             self.metrics.expire(self._selector)
             now = time.monotonic()
             if self.pusher is not None and not self.stopping:
@@ -267,6 +270,8 @@ class Supervisor:
     def _next_timeout(self, deadline: float | None) -> float:
         now = time.monotonic()
         waits = [1.0]
+        if self.metrics is not None and self.metrics.paused_until is not None:
+            waits.append(max(0.0, self.metrics.paused_until - now))
         if self.pusher is not None and not self.stopping:
             waits.append(self.pusher.wait(now))
         if deadline is not None:

@@ -4,6 +4,7 @@ never wait behind user code, backpressure, and a stuck worker replaced."""
 from __future__ import annotations
 
 import concurrent.futures
+import socket
 import time
 
 import grpc
@@ -113,3 +114,33 @@ def test_a_worker_stuck_in_user_code_is_replaced(start_server) -> None:  # type:
         assert wait_for(lambda: predict(server, 0, timeout=2).status_code == 200, timeout=10)  # the replacement
         with pytest.raises(httpx.HTTPError):
             stuck.result()  # its worker was killed under it
+
+
+def test_running_out_of_descriptors_stops_nothing() -> None:
+    server = RunningServer("IdentityModel", "--grpc-workers", "0", max_files=256).wait_ready()
+    held: list[socket.socket] = []
+    try:
+        for _ in range(400):  # more than the supervisor has descriptors: its accept() fails
+            try:
+                held.append(socket.create_connection(("127.0.0.1", server.metrics_port), timeout=2))
+            except OSError:
+                break
+        time.sleep(1.0)
+        assert server.proc.poll() is None
+        for sock in held:
+            sock.close()
+        held.clear()
+        assert wait_for(lambda: _scrapes(server), timeout=10)
+        assert httpx.post(server.url + "/predict", json={"strData": "x"}).status_code == 200
+        assert "accept failed" in server.output()
+    finally:
+        for sock in held:
+            sock.close()
+        server.stop()
+
+
+def _scrapes(server: RunningServer) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{server.metrics_port}/metrics", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
