@@ -46,7 +46,7 @@ class DataPlane:
         self.draining = False
         self._peers_ready = peers_ready
         queue_gauge = metrics.queue_gauge() if metrics is not None else None
-        self.bounds = Bounds(self.component.concurrency, settings.max_queue, queue_gauge, settings.stuck_after > 0)
+        self.bounds = Bounds(self.component.concurrency, settings.max_queue, queue_gauge)
         self.batcher: Batcher | None
         self._calls, self.batcher = build_chain(self.component, settings, metrics, tracer, self.bounds)
         if metrics is not None:
@@ -67,7 +67,7 @@ class DataPlane:
 
     def calls_on_time(self) -> bool:
         """Whether no user call has been running past ``--worker-timeout`` (see workers/board.py)."""
-        oldest = self.bounds.oldest_start()
+        oldest = self.component.oldest_call_start()  # (async calls block the loop: no heartbeat)
         return oldest is None or time.monotonic() - oldest < self.settings.stuck_after
 
     def drain(self) -> None:

@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from contextvars import ContextVar
 from typing import Any
 
@@ -26,25 +25,19 @@ DEADLINE: ContextVar[float | None] = ContextVar("modelserve_deadline", default=N
 
 
 class Bounds:
-    """The calls of one process in the data plane: how many are in, since when each runs."""
+    """The calls of one process in the data plane: how many are in."""
 
-    def __init__(self, slots: int, max_queue: int, queue_gauge: Any = None, track_starts: bool = False):
+    def __init__(self, slots: int, max_queue: int, queue_gauge: Any = None):
         self.slots = slots
         self.max_queue = max_queue
         self.inside = 0
-        self.track_starts = track_starts  # for --worker-timeout
-        self.starts: dict[int, float] = {}  # id of a call -> its start (time.monotonic)
         # The queue-depth gauge's slot, written directly (a summed gauge needs no timestamp).
         self._gauge = (queue_gauge.values, queue_gauge.slot) if queue_gauge is not None else None
-
-    def oldest_start(self) -> float | None:
-        starts = self.starts
-        return min(starts.values()) if starts else None
 
     def wrap(self, call: UserCall, queue: bool = True) -> UserCall:
         """``call`` bounded by the deadline of its request and (``queue``) the queue limit."""
         most = self.max_queue + self.slots if self.max_queue and queue else 1 << 62
-        slots, starts, track, gauge = self.slots, self.starts, self.track_starts, self._gauge
+        slots, gauge = self.slots, self._gauge
         values, slot = gauge if gauge is not None else (None, 0)
         get_deadline = DEADLINE.get
 
@@ -55,9 +48,6 @@ class Bounds:
             self.inside = inside + 1
             if values is not None and inside >= slots:
                 values[slot] = inside + 1 - slots
-            token = id(args)
-            if track:
-                starts[token] = time.monotonic()
             try:
                 deadline = get_deadline()
                 if deadline is None:
@@ -71,7 +61,5 @@ class Bounds:
                 inside = self.inside = self.inside - 1
                 if values is not None:
                     values[slot] = inside - slots if inside > slots else 0
-                if track:
-                    del starts[token]
 
         return bounded

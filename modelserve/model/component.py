@@ -326,6 +326,12 @@ class Component:
         if self._threads is None:
             self._threads = UserThreads(self.concurrency)
 
+    def oldest_call_start(self) -> float | None:
+        """When the longest-running plain user call started (time.monotonic), if one runs."""
+        starts = [t.oldest_start() for t in (self._threads, self._probe_thread) if t is not None]
+        running = [start for start in starts if start is not None]
+        return min(running) if running else None
+
     @property
     def queued(self) -> int:
         """Calls waiting for a user thread."""

@@ -17,6 +17,7 @@ import contextvars
 import itertools
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -40,8 +41,9 @@ class UserThreads:
         self._submitted = 0  # by the event loop's thread only
         self._started = itertools.count(1)  # by the user threads (next() is atomic)
         self._last_started = 0
+        self.busy_since = [0.0] * self.count  # per thread: when its call started (time.monotonic), 0: idle
         self._threads = [
-            threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True) for i in range(self.count)
+            threading.Thread(target=self._work, args=(i,), name=f"{name}-{i}", daemon=True) for i in range(self.count)
         ]
         for thread in self._threads:
             thread.start()
@@ -60,13 +62,20 @@ class UserThreads:
         self._jobs.put((loop, future, contextvars.copy_context().run, (function, *args), kwargs))
         return await future
 
-    def _work(self) -> None:
+    def oldest_start(self) -> float | None:
+        """When the longest-running call started (time.monotonic), None when every thread is idle."""
+        busy = [since for since in self.busy_since if since]
+        return min(busy) if busy else None
+
+    def _work(self, index: int) -> None:
+        busy_since = self.busy_since
         while True:
             job = self._jobs.get()
             if job is _STOP:
                 return
             self._last_started = next(self._started)
             loop, future, function, args, kwargs = job
+            busy_since[index] = time.monotonic()
             try:
                 result = function(*args, **kwargs)
             except BaseException as error:  # the caller gets it, as if it had called itself
@@ -79,6 +88,8 @@ class UserThreads:
                     loop.call_soon_threadsafe(_finish, future, result)
                 except RuntimeError:
                     pass
+            finally:
+                busy_since[index] = 0.0
 
     def close(self) -> None:
         """Let the threads end once the calls they have are done (they do not keep the process up)."""

@@ -196,6 +196,9 @@ class HttpConnection(asyncio.Protocol):
         self._body: list[bytes] = []
         self._body_size = 0
         self._expect_continue = False
+        self._in_head = False  # the request line and headers are being read
+        self._head_size = 0
+        self._max_head = self.limits.max_url + self.limits.max_header_bytes + 16 * 1024
 
     # -- connection
 
@@ -243,14 +246,23 @@ class HttpConnection(asyncio.Protocol):
             else:
                 logger.exception("internal error while reading a request")
                 self.refuse(ServingError("Internal server error"))
+            return
         except httptools.HttpParserUpgrade:
             self.refuse(ServingError("Protocol upgrades are not supported", 501, NOT_IMPLEMENTED))
+            return
         except httptools.HttpParserError as error:
             self.refuse(ServingError(f"Invalid HTTP request: {error}", 400, BAD_DATA))
+            return
+        if self._in_head:  # httptools keeps a header whole until its end: bound what it may keep
+            self._head_size += len(data)
+            if self._head_size > self._max_head:
+                self.refuse(ServingError("The request line and headers are too large", 431, HEADERS_TOO_LARGE))
 
     # -- parser callbacks
 
     def on_message_begin(self) -> None:
+        self._in_head = True
+        self._head_size = 0
         self._url = b""
         self._headers = []
         self._header_bytes = 0
@@ -279,6 +291,7 @@ class HttpConnection(asyncio.Protocol):
             self._expect_continue = True
 
     def on_headers_complete(self) -> None:
+        self._in_head = False
         declared = self._declared_length()
         if declared is not None and declared > self.limits.max_body:
             raise _Refused(_too_large(declared, self.limits.max_body))
@@ -406,6 +419,8 @@ class HttpConnection(asyncio.Protocol):
             self.transport.pause_reading()
             return
         self.deferred = None
+        if self.lingering >= 0:
+            return  # answered and closing already
         self.server.refused(self.scope_base.get("client"), error)
         status, content_type, body = self.render_error(error)
         self.write_response(status, [(b"content-type", content_type)], body, True, False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import select
 import socket
 import time
 import urllib.parse
@@ -105,6 +106,25 @@ def test_header_size_and_count_are_bounded(bounded: RunningServer) -> None:
     assert_seldon_error(answer(bounded.http_port, request), 431, "MICROSERVICE_HEADERS_TOO_LARGE")
     big = b"GET /health/ping HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (65 * 1024) + b"\r\n\r\n"
     assert_seldon_error(answer(bounded.http_port, big), 431, "MICROSERVICE_HEADERS_TOO_LARGE")
+
+
+def test_a_huge_header_is_refused_as_it_arrives(bounded: RunningServer) -> None:
+    """httptools keeps a header whole until its end: 64 MB in one header must not be kept."""
+    with socket.create_connection(("127.0.0.1", bounded.http_port), timeout=10) as sock:
+        sock.sendall(b"GET /health/ping HTTP/1.1\r\nHost: x\r\nX-Big: ")
+        started = time.monotonic()
+        answer = b""
+        for _ in range(1024):  # up to 64 MB, 64 KiB at a time, until the server answers
+            if select.select([sock], [], [], 0)[0]:
+                break
+            sock.sendall(b"a" * 65536)
+        while b"\r\n\r\n" not in answer:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 431"), answer[:200]
+    assert time.monotonic() - started < 5
 
 
 def test_a_body_over_the_limit_is_refused_before_it_is_sent(bounded: RunningServer) -> None:
