@@ -157,10 +157,26 @@ def run_serve(args: argparse.Namespace) -> int:
     if args.persistence is not None:
         logger.warning("--persistence is deprecated and ignored")
     try:
+        if settings.dry_run:
+            return _dry_run(settings)
         return run(settings)
     except StartupError as error:
         logger.error("cannot start: %s", error)
         return 1
+
+
+def _dry_run(settings: Settings) -> int:
+    """Load the model as a server would, then stop (Merlin's image build validates a model so)."""
+    if settings.model_dir is not None:
+        from modelserve.model.pyfunc import load_component
+
+        load_component(settings.model_dir).close()
+    else:
+        from modelserve.model import load_model
+
+        load_model(settings)
+    logger.info("dry run: the model loads")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
