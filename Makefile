@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HTTP_PORT ?= 9000
 
 .PHONY: venv serve test lint typecheck unit conformance protos clean bench bench-quick bench-batching profile clients-venv \
-	dist smoke extras
+	dist smoke extras upi-client-venv
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "modelserve needs Python 3.11+"'
@@ -35,6 +35,16 @@ $(CLIENTS)/.installed: $(STAMP)
 
 clients-venv: $(CLIENTS)/.installed
 
+## caraml-upi-protos' generated stubs, the UPI client a Merlin user has (tests/merlin call the server with them)
+UPI_CLIENT := .venvs/upi
+UPI_PACKAGES := caraml-upi-protos==1.0.0 grpcio grpcio-health-checking grpcio-reflection
+$(UPI_CLIENT)/.installed: $(STAMP)
+	test -x $(UPI_CLIENT)/bin/python || $(BIN)/python -m venv $(UPI_CLIENT)
+	$(UPI_CLIENT)/bin/python -m pip install --quiet --disable-pip-version-check $(UPI_PACKAGES)
+	touch $@
+
+upi-client-venv: $(UPI_CLIENT)/.installed
+
 ## serve the bundled example model (an iris classifier) on $(HTTP_PORT)
 serve: venv
 	@echo "Serving examples/iris/IrisClassifier on port $(HTTP_PORT). Try, from another shell:"
@@ -60,7 +70,7 @@ $(TEST_TOOLS): $(STAMP)
 		{ apt-get update && apt-get install -y prometheus-pushgateway; }
 	touch $(TEST_TOOLS)
 
-unit: venv $(BENCH_TOOLS) $(TEST_TOOLS) clients-venv
+unit: venv $(BENCH_TOOLS) $(TEST_TOOLS) clients-venv upi-client-venv
 	$(BIN)/pytest -q
 
 ## The package as users get it. The wheel and the sdist must hold every file of modelserve/
