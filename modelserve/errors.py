@@ -33,6 +33,9 @@ class ServingError(Exception):
 
     status_code = 500
     reason = INTERNAL_ERROR
+    # A protocol whose gRPC codes do not follow the HTTP status (UPI answers UNKNOWN for a
+    # model's exception) names the code here (grpc.StatusCode's name).
+    rpc_code: str | None = None
 
     def __init__(self, message: str, status_code: int | None = None, reason: str | None = None):
         super().__init__(message)

@@ -643,6 +643,22 @@ MERLIN_SOURCES: dict[str, tuple[Any, ...]] = {
 }
 
 
+def _merlin_processes(values: dict[str, Any]) -> None:
+    """Merlin serves one protocol from WORKERS processes: HTTP_JSON from REST workers (with
+    /metrics on the HTTP port), UPI_V1 from gRPC workers of GRPC_CONCURRENCY threads each,
+    the HTTP port then answering the metrics (as prometheus_client's server did)."""
+    workers = values.get("workers", 1)
+    if values.get("protocol", "HTTP_JSON") == "UPI_V1":
+        values.update(
+            workers=0,
+            grpc_workers=workers,
+            grpc_threads=values.get("grpc_concurrency", 10),
+            metrics_port=values.get("http_port", 8080),
+        )
+    else:
+        values.update(grpc_workers=0)
+
+
 def merlin_option(option: Option) -> Option:
     """The setting as it is read when an MLflow model is served (--model-dir)."""
     source = MERLIN_SOURCES.get(option.name)
@@ -756,6 +772,8 @@ class Settings:
                     text = annotations[option.annotation]
                     values[option.name] = convert(option, text, source, option.convert_annotation)
                     sources[option.name] = source
+        if merlin:
+            _merlin_processes(values)
         settings = cls(interface_name=interface_name, sources=sources, **values)
         settings.check()
         return settings

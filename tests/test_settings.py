@@ -226,6 +226,7 @@ def test_a_served_process_reads_the_annotations(start_server, tmp_path: Path, en
 def test_a_model_dir_reads_merlins_variables_and_defaults() -> None:
     settings = Settings.load("", {"model_dir": "/m"}, {})
     assert settings.merlin and (settings.http_port, settings.grpc_port, settings.workers) == (8080, 9000, 1)
+    assert settings.grpc_workers == 0
     assert (settings.protocol, settings.served_name, settings.grpc_concurrency) == ("HTTP_JSON", "model-1", 10)
     assert settings.grpc_options == {} and settings.log_level == "INFO"
     environ = {
@@ -243,7 +244,12 @@ def test_a_model_dir_reads_merlins_variables_and_defaults() -> None:
         "GUNICORN_WORKERS": "9",
     }
     settings = Settings.load("", {"model_dir": "/m"}, environ)
-    assert (settings.protocol, settings.http_port, settings.grpc_port, settings.workers) == ("UPI_V1", 8081, 9001, 4)
+    assert (settings.protocol, settings.http_port, settings.grpc_port) == ("UPI_V1", 8081, 9001)
+    # UPI: WORKERS gRPC workers of GRPC_CONCURRENCY threads, the metrics on the HTTP port
+    assert (settings.workers, settings.grpc_workers, settings.grpc_user_threads) == (0, 4, 2)
+    assert settings.metrics_port == 8081
+    http_json = Settings.load("", {"model_dir": "/m"}, {**environ, "CARAML_PROTOCOL": "HTTP_JSON"})
+    assert (http_json.workers, http_json.grpc_workers, http_json.user_threads) == (4, 0, 1)
     assert (settings.served_name, settings.log_level, settings.grpc_concurrency) == ("iris-3", "DEBUG", 2)
     assert settings.grpc_options == {"grpc.max_concurrent_streams": 100}
     assert Settings.load("", {"model_dir": "/m"}, {"CARAML_MODEL_FULL_NAME": "iris-3-r1"}).served_name == "iris-3-r1"

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from modelserve.dataplane.batching import Batcher
 from modelserve.metrics.recorder import ServerMetrics
+from modelserve.model import Adapter
 from modelserve.model.component import (
     HEALTH_STATUS,
     METRIC_METHOD_TAG,
@@ -41,14 +42,14 @@ class CallTracer(Protocol):
 
 
 def build_chain(
-    component: Component, settings: Settings, metrics: ServerMetrics | None, tracer: CallTracer | None
+    component: Adapter, settings: Settings, metrics: ServerMetrics | None, tracer: CallTracer | None
 ) -> tuple[dict[str, UserCall], Batcher | None]:
     """Every verb's user call wrapped in the links that are on; and the batcher, if any."""
     calls = component.user_calls()
     batcher = None
     for verb, call in calls.items():
         call = timed(verb, call, metrics)
-        if verb == PREDICT and settings.batching:
+        if verb == PREDICT and settings.batching and isinstance(component, Component):
             batcher = Batcher(
                 component,
                 settings.max_batch_size,

@@ -61,6 +61,13 @@ HEALTH_SERVICE = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
 UNDECODABLE = "Exception deserializing request!"  # what grpcio's synchronous server answers
 
 
+def error_code(error: ServingError) -> grpc.StatusCode:
+    """The gRPC code of a failure: the one it names, else the one of its status."""
+    if error.rpc_code is not None:
+        return grpc.StatusCode[error.rpc_code]
+    return grpc_code(error.status_code)
+
+
 def grpc_code(status_code: int) -> grpc.StatusCode:
     """The gRPC code of an HTTP-numbered status: other 4xx are INVALID_ARGUMENT, the rest INTERNAL."""
     code = STATUS_CODES.get(status_code)
@@ -146,7 +153,7 @@ def unary_handler(
             try:
                 result = await answer(data, context)
                 if isinstance(result, ServingError):
-                    status = grpc_code(result.status_code).name
+                    status = error_code(result).name
                 else:
                     status, size = "OK", len(result)
             finally:
@@ -154,7 +161,7 @@ def unary_handler(
         if isinstance(result, ServingError):
             if isinstance(result, _Undecodable):
                 await context.abort(grpc.StatusCode.INTERNAL, UNDECODABLE)
-            await context.abort(grpc_code(result.status_code), result.message, trailing_metadata=trailers(result))
+            await context.abort(error_code(result), result.message, trailing_metadata=trailers(result))
         return result  # type: ignore[return-value]  # abort() raises
 
     return grpc.unary_unary_rpc_method_handler(call)
@@ -165,6 +172,7 @@ def server_options(settings: Settings) -> list[tuple[str, Any]]:
         ("grpc.max_send_message_length", settings.grpc_max_message_size),
         ("grpc.max_receive_message_length", settings.grpc_max_message_size),
         ("grpc.so_reuseport", 1),  # several worker processes bind the same port
+        *settings.grpc_options.items(),  # GRPC_OPTIONS: the user's channel arguments, last (they win)
     ]
 
 
@@ -226,9 +234,9 @@ class GrpcServer:
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         messages.add_file(health_pb2.DESCRIPTOR)
         messages.add_file(reflection_pb2.DESCRIPTOR)
-        reflection.enable_server_reflection(
-            (*self.services, HEALTH_SERVICE, reflection.SERVICE_NAME), self.server, pool=messages.POOL
-        )
+        # Merlin's server lists only its own service and reflection (its health is not reflected).
+        reflected = self.services if settings.merlin else (*self.services, HEALTH_SERVICE)
+        reflection.enable_server_reflection((*reflected, reflection.SERVICE_NAME), self.server, pool=messages.POOL)
         self.port: int | None = None
 
     def bind(self, host: str, port: int) -> int:

@@ -25,8 +25,8 @@ contract   the user's object has                           a request calls
 ========== ============================================== ===========================================
 
 A data plane gets these as ``PyFuncComponent.user_calls()``: ``{"infer": async (body,
-headers), "upiv1_infer": async (request, context)}``, each answering what the user's code
-returned.  Calls run on the event loop when one user call at a time is allowed, in a thread
+headers), "upiv1_infer": async (request, context)}``, each answering an ``Outcome`` of what
+the user's code returned.  Calls run on the event loop when one user call at a time is allowed, in a thread
 pool of ``user_threads`` otherwise; ``async def`` methods are awaited.  A user's exception
 becomes a ``ServingError`` (its ``__cause__`` is the exception): an exception shaped like
 tornado's ``HTTPError`` (``status_code``, ``log_message``, ``reason``) is a ``UserHTTPError``
@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from modelserve.errors import ServingError, StartupError, UserCodeError, from_user_exception
+from modelserve.model.component import Outcome
 
 logger = logging.getLogger(__name__)
 
@@ -152,25 +153,47 @@ def detect(python_model: Any) -> str:
 
 
 class PyFuncComponent:
-    """A loaded pyfunc model with its user calls prepared once."""
+    """An MLflow model directory, loaded by ``load()``, with its user calls prepared once."""
 
-    def __init__(self, loaded: Any, user_threads: int = 1, serial: bool = False):
-        self.loaded = loaded
-        self.user = unwrap(loaded)
-        self.contract = detect(self.user)
-        self.name = type(self.user).__name__ if self.user is not None else type(loaded).__name__
+    def __init__(self, model_dir: str, user_threads: int = 1, serial: bool = False):
+        self.model_dir = model_dir
+        self.loaded: Any = None
+        self.user: Any = None
+        self.contract = ""
+        self.name = os.path.basename(os.path.normpath(model_dir)) or model_dir
         self._executor: ThreadPoolExecutor | None = None
         self._serial: asyncio.Lock | None = None
         self.concurrency = 1
         self.set_threads(user_threads, serial)
+        self._calls: dict[str, UserCall] = {}
+        self._protocols: tuple[Any, Any] = (Protocol.HTTP_JSON, Protocol.UPI_V1)
+
+    def load(self) -> None:
+        """Load the model (once) and prepare its calls; failures are one-line StartupErrors."""
+        if self.loaded is None:
+            self.adopt(load_pyfunc(self.model_dir))
+
+    def adopt(self, loaded: Any) -> None:
+        """Serve an already loaded pyfunc model."""
+        self.loaded = loaded
+        self.user = unwrap(loaded)
+        self.contract = detect(self.user)
+        self.name = type(self.user).__name__ if self.user is not None else type(loaded).__name__
         self._initialize_duck_typed()
         self._protocols = _protocol_values()
         builders = {V3: self._v3, INFER_CONTRACT: self._infer, LEGACY: self._legacy, PREDICT: self._predict}
         infer, upiv1_infer = builders[self.contract]()
-        self._calls: dict[str, UserCall] = {INFER: self._wrap(infer), UPIV1_INFER: self._wrap(upiv1_infer)}
+        self._calls = {INFER: self._wrap(infer), UPIV1_INFER: self._wrap(upiv1_infer)}
+        logger.info("serving %s as a pyfunc model (%s contract)", self.name, self.contract)
+
+    def has(self, verb: str) -> bool:
+        return verb in self._calls
 
     def user_calls(self) -> dict[str, UserCall]:
-        """``{"infer": async (body, headers), "upiv1_infer": async (request, context)}``."""
+        """``{"infer": async (body, headers), "upiv1_infer": async (request, context)}``, each
+        answering an ``Outcome`` whose data is what the user's code returned."""
+        if not self._calls:
+            raise RuntimeError("the pyfunc model is not loaded yet")
         return dict(self._calls)
 
     # -- the contracts: (infer, upiv1_infer) as plain or async callables
@@ -241,9 +264,9 @@ class PyFuncComponent:
             async def call_async(*args: Any) -> Any:
                 try:
                     if self._serial is None:
-                        return await fn(*args)
+                        return Outcome(await fn(*args))
                     async with self._serial:
-                        return await fn(*args)
+                        return Outcome(await fn(*args))
                 except ServingError:
                     raise
                 except Exception as error:
@@ -254,8 +277,8 @@ class PyFuncComponent:
         async def call(*args: Any) -> Any:
             try:
                 if self._executor is None:
-                    return fn(*args)
-                return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+                    return Outcome(fn(*args))
+                return Outcome(await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args))
             except ServingError:
                 raise
             except Exception as error:
@@ -282,9 +305,8 @@ class PyFuncComponent:
 
 
 def load_component(model_dir: str, user_threads: int = 1, serial: bool = False) -> PyFuncComponent:
-    loaded = load_pyfunc(model_dir)
-    component = PyFuncComponent(loaded, user_threads, serial)
-    logger.info("serving %s as a pyfunc model (%s contract)", component.name, component.contract)
+    component = PyFuncComponent(model_dir, user_threads, serial)
+    component.load()
     return component
 
 

@@ -156,7 +156,8 @@ def test_unknown_signatures_fall_back_to_no_headers_for_good() -> None:
 
 
 def run(coroutine: Any) -> Any:
-    return asyncio.run(coroutine)
+    """The data of the Outcome a user call answers."""
+    return asyncio.run(coroutine).data
 
 
 @pytest.fixture(scope="module")
