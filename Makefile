@@ -128,12 +128,24 @@ smoke: $(WHEEL_VENV)/.installed $(README_VENV)/.installed
 	cd $(ELSEWHERE) && $(CURDIR)/$(WHEEL_VENV)/bin/python -I $(CURDIR)/scripts/smoke.py
 	cd $(ELSEWHERE) && $(CURDIR)/$(README_VENV)/bin/python -I $(CURDIR)/scripts/smoke.py
 
+## Merlin's suite runs by the wheel with the mlflow extra and caraml-upi-protos, which its
+## models import as a Merlin user's models do
+MERLIN_VENV := .venvs/merlin
+$(MERLIN_VENV)/.installed: $(DIST)/.built
+	rm -rf $(MERLIN_VENV)
+	$(PYTHON) -m venv $(MERLIN_VENV)
+	$(MERLIN_VENV)/bin/python -m pip install --quiet --no-compile \
+		"modelserve[mlflow] @ file://$(CURDIR)/$$(ls $(DIST)/*.whl)" caraml-upi-protos==1.0.0
+	touch $@
+
 ## the conformance suites, run by the installed wheel (CONFORMANCE_VENV=.venv: by the source tree)
 CONFORMANCE_VENV ?= $(WHEEL_VENV)
 CONFORMANCE_PYTHON := $(CURDIR)/$(CONFORMANCE_VENV)/bin/python
-conformance: $(CONFORMANCE_VENV)/.installed
+MERLIN_CONFORMANCE_VENV := $(if $(filter $(WHEEL_VENV),$(CONFORMANCE_VENV)),$(MERLIN_VENV),$(CONFORMANCE_VENV))
+conformance: $(CONFORMANCE_VENV)/.installed $(MERLIN_CONFORMANCE_VENV)/.installed
 	$(CONFORMANCE_PYTHON) -I scripts/conformance.py seldon --transports rest,startup,grpc,process,metrics
 	$(CONFORMANCE_PYTHON) -I scripts/conformance.py v2
+	$(CURDIR)/$(MERLIN_CONFORMANCE_VENV)/bin/python -I scripts/conformance.py merlin
 
 ## benchmarks against the peers (bench/run.py; each peer is installed into bench/.venvs/<peer>)
 bench: venv $(BENCH_TOOLS)
