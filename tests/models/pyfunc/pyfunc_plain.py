@@ -13,7 +13,9 @@ class PlainModel(mlflow.pyfunc.PythonModel):
         if getattr(protocol, "value", protocol) == "UPI_V1":
             from caraml.upi.v1 import upi_pb2
 
-            return upi_pb2.PredictValuesResponse(target_name=model_input["__INPUT__"].target_name)
+            # the request's target name, or (none given) the id of the process that answered
+            target = model_input["__INPUT__"].target_name or str(os.getpid())
+            return upi_pb2.PredictValuesResponse(target_name=target)
         return {
             "input": model_input["__INPUT__"],
             "keys": sorted(model_input),
