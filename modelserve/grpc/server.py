@@ -168,12 +168,13 @@ def unary_handler(
 
 
 def server_options(settings: Settings) -> list[tuple[str, Any]]:
-    return [
-        ("grpc.max_send_message_length", settings.grpc_max_message_size),
-        ("grpc.max_receive_message_length", settings.grpc_max_message_size),
-        ("grpc.so_reuseport", 1),  # several worker processes bind the same port
-        *settings.grpc_options.items(),  # GRPC_OPTIONS: the user's channel arguments, last (they win)
-    ]
+    options: dict[str, Any] = {
+        "grpc.max_send_message_length": settings.grpc_max_message_size,
+        "grpc.max_receive_message_length": settings.grpc_max_message_size,
+        **settings.grpc_options,  # GRPC_OPTIONS: the user's channel arguments (grpc takes the first of a name)
+        "grpc.so_reuseport": 1,  # several worker processes bind the same port
+    }
+    return list(options.items())
 
 
 def address(host: str, port: int) -> str:
