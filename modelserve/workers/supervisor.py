@@ -144,8 +144,8 @@ class Supervisor:
         self._install_signals()
         logger.info(
             "serving %s: REST on %s:%d (%d workers), gRPC on %s:%d (%d workers), metrics on :%d%s",
-            settings.interface_name or settings.model_dir, settings.host, settings.http_port, settings.workers, settings.host,
-            settings.grpc_port, settings.grpc_workers, settings.metrics_port, settings.metrics_endpoint,
+            settings.interface_name or settings.model_dir, settings.host, settings.http_port, settings.workers,
+            settings.host, settings.grpc_port, settings.grpc_workers, settings.metrics_port, settings.metrics_endpoint,
         )
         for slot in self.slots:
             self._spawn(slot)
