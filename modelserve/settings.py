@@ -781,7 +781,10 @@ class Settings:
     def check(self) -> None:
         if not self.metrics_endpoint.startswith("/"):
             raise SettingsError(f"PREDICTIVE_UNIT_METRICS_ENDPOINT must start with '/': {self.metrics_endpoint!r}")
-        ports = {"http_port": self.http_port, "metrics_port": self.metrics_port}
+        ports: dict[str, int] = {}
+        if self.workers or not self.merlin:  # Merlin's UPI_V1: the HTTP port is the metrics port
+            ports["http_port"] = self.http_port
+        ports["metrics_port"] = self.metrics_port
         if self.grpc_workers:
             ports["grpc_port"] = self.grpc_port
         taken: dict[int, str] = {}
