@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HTTP_PORT ?= 9000
 
 .PHONY: venv serve test lint typecheck unit conformance protos clean bench bench-quick bench-batching profile clients-venv \
-	dist smoke extras bench-latency bench-payload bench-startup
+	dist smoke extras bench-latency bench-payload bench-startup upi-client-venv
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "modelserve needs Python 3.11+"'
@@ -35,6 +35,16 @@ $(CLIENTS)/.installed: $(STAMP)
 
 clients-venv: $(CLIENTS)/.installed
 
+## caraml-upi-protos' generated stubs, the UPI client a Merlin user has (tests/merlin call the server with them)
+UPI_CLIENT := .venvs/upi
+UPI_PACKAGES := caraml-upi-protos==1.0.0 grpcio grpcio-health-checking grpcio-reflection
+$(UPI_CLIENT)/.installed: $(STAMP)
+	test -x $(UPI_CLIENT)/bin/python || $(BIN)/python -m venv $(UPI_CLIENT)
+	$(UPI_CLIENT)/bin/python -m pip install --quiet --disable-pip-version-check $(UPI_PACKAGES)
+	touch $@
+
+upi-client-venv: $(UPI_CLIENT)/.installed
+
 ## serve the bundled example model (an iris classifier) on $(HTTP_PORT)
 serve: venv
 	@echo "Serving examples/iris/IrisClassifier on port $(HTTP_PORT). Try, from another shell:"
@@ -60,7 +70,7 @@ $(TEST_TOOLS): $(STAMP)
 		{ apt-get update && apt-get install -y prometheus-pushgateway; }
 	touch $(TEST_TOOLS)
 
-unit: venv $(BENCH_TOOLS) $(TEST_TOOLS) clients-venv
+unit: venv $(BENCH_TOOLS) $(TEST_TOOLS) clients-venv upi-client-venv
 	$(BIN)/pytest -q
 
 ## The package as users get it. The wheel and the sdist must hold every file of modelserve/
@@ -118,12 +128,24 @@ smoke: $(WHEEL_VENV)/.installed $(README_VENV)/.installed
 	cd $(ELSEWHERE) && $(CURDIR)/$(WHEEL_VENV)/bin/python -I $(CURDIR)/scripts/smoke.py
 	cd $(ELSEWHERE) && $(CURDIR)/$(README_VENV)/bin/python -I $(CURDIR)/scripts/smoke.py
 
+## Merlin's suite runs by the wheel with the mlflow extra and caraml-upi-protos, which its
+## models import as a Merlin user's models do
+MERLIN_VENV := .venvs/merlin
+$(MERLIN_VENV)/.installed: $(DIST)/.built
+	rm -rf $(MERLIN_VENV)
+	$(PYTHON) -m venv $(MERLIN_VENV)
+	$(MERLIN_VENV)/bin/python -m pip install --quiet --no-compile \
+		"modelserve[mlflow] @ file://$(CURDIR)/$$(ls $(DIST)/*.whl)" caraml-upi-protos==1.0.0
+	touch $@
+
 ## the conformance suites, run by the installed wheel (CONFORMANCE_VENV=.venv: by the source tree)
 CONFORMANCE_VENV ?= $(WHEEL_VENV)
 CONFORMANCE_PYTHON := $(CURDIR)/$(CONFORMANCE_VENV)/bin/python
-conformance: $(CONFORMANCE_VENV)/.installed
+MERLIN_CONFORMANCE_VENV := $(if $(filter $(WHEEL_VENV),$(CONFORMANCE_VENV)),$(MERLIN_VENV),$(CONFORMANCE_VENV))
+conformance: $(CONFORMANCE_VENV)/.installed $(MERLIN_CONFORMANCE_VENV)/.installed
 	$(CONFORMANCE_PYTHON) -I scripts/conformance.py seldon --transports rest,startup,grpc,process,metrics
 	$(CONFORMANCE_PYTHON) -I scripts/conformance.py v2
+	$(CURDIR)/$(MERLIN_CONFORMANCE_VENV)/bin/python -I scripts/conformance.py merlin
 
 ## the mlflow extra, for the bench's `modelserve serve --model-dir` rows (the same MLflow models as Merlin's)
 BENCH_MLFLOW := $(VENV)/.bench-mlflow

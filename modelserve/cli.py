@@ -1,7 +1,9 @@
 """The command line: parse, build the settings, hand over to the server.
 
 ``modelserve serve INTERFACE_NAME [flags]``; ``seldon-core-microservice INTERFACE_NAME
-[flags]`` is the same command under the original's name.
+[flags]`` is the same command under the original's name.  ``modelserve serve --model-dir
+DIR`` serves an MLflow pyfunc model instead, and ``merlin-pyfunc-server --model_dir DIR``
+is that command under Merlin's name.
 """
 
 from __future__ import annotations
@@ -19,12 +21,14 @@ from modelserve.settings import (
     ANNOTATIONS_FILE,
     ANNOTATIONS_VARIABLE,
     LEGACY_PORT_VARIABLE,
+    MERLIN_SOURCES,
     OPTIONS,
     Option,
     Settings,
     SettingsError,
     convert,
     legacy_ports,
+    merlin_option,
 )
 from modelserve.version import __version__
 
@@ -35,21 +39,29 @@ def _describe(option: Option) -> str:
     where = f" [env: {', '.join(option.env)}]" if option.env else ""
     if option.annotation:
         where += f" [annotation: {option.annotation}]"
-    default = "" if option.default in (None, [], "") else f" (default: {option.default})"
+    default = "" if option.default in (None, [], "", {}) else f" (default: {option.default})"
+    if option.name in MERLIN_SOURCES:
+        merlin = merlin_option(option)
+        default += f" (with --model-dir: env {', '.join(merlin.env)}, default {merlin.default})"
     return f"{option.help}{where}{default}"
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "interface_name",
-        help="the user's class: Module (class Module in Module.py) or package.module.Class",
+        nargs="?",
+        help="the user's class: Module (class Module in Module.py) or package.module.Class (or --model-dir)",
     )
     for option in OPTIONS:
         if option.flag is None:
             continue
+        # Merlin's spelling of its two flags works too (--model_dir, --dry_run).
+        flags: tuple[str, ...] = (option.flag,)
+        if option.name in _MERLIN_FLAGS:
+            flags += ("--" + option.flag[2:].replace("-", "_"),)
         if option.is_flag:
             parser.add_argument(
-                option.flag,
+                *flags,
                 dest=option.name,
                 nargs="?",
                 const="true",
@@ -58,9 +70,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
                 help=_describe(option),
             )
         else:
-            parser.add_argument(
-                option.flag, dest=option.name, default=None, metavar=option.metavar, help=_describe(option)
-            )
+            parser.add_argument(*flags, dest=option.name, default=None, metavar=option.metavar, help=_describe(option))
     parser.add_argument("--persistence", nargs="?", const="1", default=None, help=argparse.SUPPRESS)
     parser.add_argument(
         "--port",
@@ -80,6 +90,9 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.set_defaults(parser=parser)
+
+
+_MERLIN_FLAGS = ("model_dir", "dry_run")
 
 
 def _describe_env(option: Option) -> str:
@@ -116,7 +129,11 @@ def settings_from_args(
     legacy, said = legacy_ports(getattr(args, "api_type", None), args.legacy_port, given, environ)
     if warnings is not None:
         warnings += said
-    return Settings.load(args.interface_name, {**given, **legacy}, environ)
+    if not args.interface_name and given.get("model_dir") is None:
+        raise SettingsError("name the model: a class (INTERFACE_NAME) or an MLflow model directory (--model-dir DIR)")
+    if args.interface_name and given.get("model_dir") is not None:
+        raise SettingsError("give a class (INTERFACE_NAME) or --model-dir, not both")
+    return Settings.load(args.interface_name or "", {**given, **legacy}, environ)
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -140,10 +157,26 @@ def run_serve(args: argparse.Namespace) -> int:
     if args.persistence is not None:
         logger.warning("--persistence is deprecated and ignored")
     try:
+        if settings.dry_run:
+            return _dry_run(settings)
         return run(settings)
     except StartupError as error:
         logger.error("cannot start: %s", error)
         return 1
+
+
+def _dry_run(settings: Settings) -> int:
+    """Load the model as a server would, then stop (Merlin's image build validates a model so)."""
+    if settings.model_dir is not None:
+        from modelserve.model.pyfunc import load_component
+
+        load_component(settings.model_dir).close()
+    else:
+        from modelserve.model import load_model
+
+        load_model(settings)
+    logger.info("dry run: the model loads")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -159,6 +192,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     return run_serve(parse_serve_arguments(build_parser(), argv))
+
+
+def merlin_main(argv: Sequence[str] | None = None) -> int:
+    """``merlin-pyfunc-server --model_dir DIR``: Merlin's PyFunc server command line."""
+    parser = argparse.ArgumentParser(
+        prog="merlin-pyfunc-server", description="Serve an MLflow pyfunc model (modelserve)."
+    )
+    add_serve_arguments(parser)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # the original ignores flags it does not know (e.g. --workers 1 in its benchmark)
+        logger.warning("ignoring unknown arguments: %s", " ".join(unknown))
+    if args.model_dir is None:
+        parser.error("the following arguments are required: --model_dir")
+    return run_serve(args)
 
 
 def seldon_main(argv: Sequence[str] | None = None) -> int:

@@ -34,7 +34,9 @@ class ServingError(Exception):
 
     status_code = 500
     reason = INTERNAL_ERROR
-    rpc_code: str | None = None  # a gRPC code name that overrides the one of status_code
+    # A gRPC code name that overrides the one of status_code (UPI answers UNKNOWN for a
+    # model's exception; a full queue is RESOURCE_EXHAUSTED, not UNAVAILABLE).
+    rpc_code: str | None = None
     retry_after: int | None = None  # seconds a client should wait before it retries
 
     def __init__(self, message: str, status_code: int | None = None, reason: str | None = None):

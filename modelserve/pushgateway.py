@@ -9,6 +9,10 @@ port serves is PUT to ``<PUSHGATEWAY_URL>/metrics/job/<job>/instance/<instance>`
   (a pod's host name is its own) and stays the same across restarts, so a restarted
   server replaces its group rather than leaving a stale one behind.
 
+An MLflow model (``--model-dir``) is pushed as Merlin pushed it: job ``merlin_pyfunc_upi``,
+grouped by ``merlin_model_name``, ``merlin_model_version`` and ``host`` (the fully
+qualified host name).
+
 PUT replaces the whole group each time, so the gateway holds exactly what the last push
 carried.  A push that fails is logged once per run of failures (and once when pushing
 works again); it never stops the server.
@@ -59,8 +63,17 @@ def grouping_path(job: str, labels: dict[str, str]) -> str:
     return path
 
 
+MERLIN_JOB = "merlin_pyfunc_upi"  # what Merlin's dashboards look for, whatever the protocol
+
+
 def grouping(settings: Settings) -> tuple[str, dict[str, str]]:
     """The job and the grouping labels of this server's pushes."""
+    if settings.merlin:
+        return MERLIN_JOB, {
+            "merlin_model_name": settings.model_name or "model",
+            "merlin_model_version": settings.model_version or "1",
+            "host": socket.getfqdn(),
+        }
     return settings.interface_name, {"instance": f"{socket.gethostname()}:{settings.http_port}"}
 
 

@@ -12,9 +12,10 @@ always lists every setting with its variables and annotation.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,6 +23,7 @@ from urllib.parse import urlsplit
 SERVICE_TYPES = ("MODEL", "ROUTER", "TRANSFORMER", "OUTPUT_TRANSFORMER", "COMBINER", "OUTLIER_DETECTOR")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOG_FORMATS = ("text", "json")
+PROTOCOLS = ("HTTP_JSON", "UPI_V1")
 
 # The pod's annotations, as the Kubernetes downward API writes them (lines of key="value").
 ANNOTATIONS_FILE = "/etc/podinfo/annotations"
@@ -138,6 +140,22 @@ def _log_level(text: str) -> str:
     value = text.strip().upper()
     value = {"WARN": "WARNING", "FATAL": "CRITICAL"}.get(value, value)
     return _choice(*LOG_LEVELS)(value)
+
+
+def _lenient_log_level(text: str) -> str:
+    """Merlin's LOG_LEVEL: an unknown level is a warning and INFO, as in the original."""
+    try:
+        return _log_level(text)
+    except ValueError:
+        logging.getLogger("modelserve").warning("invalid log level %r: using INFO", text)
+        return "INFO"
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    value = json.loads(text)
+    if not isinstance(value, dict):
+        raise ValueError("must be a JSON object")
+    return value
 
 
 def _json_list(text: str) -> list[Any]:
@@ -577,6 +595,61 @@ OPTIONS: tuple[Option, ...] = (
         "Version of the model for V2 (/v2/models/NAME/versions/VERSION; default: none).",
         "VERSION",
     ),
+    # An MLflow pyfunc model (Merlin's PyFunc server, spec 003); see MERLIN_SOURCES.
+    Option(
+        "model_dir",
+        "--model-dir",
+        (),
+        None,
+        str,
+        "Serve the MLflow pyfunc model in this directory (Merlin's PyFunc server) instead of a class.",
+        "DIR",
+    ),
+    Option(
+        "protocol",
+        "--protocol",
+        ("CARAML_PROTOCOL",),
+        "HTTP_JSON",
+        _choice(*PROTOCOLS),
+        "With --model-dir: HTTP_JSON (POST /v1/models/NAME:predict) or UPI_V1 (gRPC).",
+        "PROTOCOL",
+    ),
+    Option(
+        "model_full_name",
+        "--model-full-name",
+        ("CARAML_MODEL_FULL_NAME",),
+        None,
+        str,
+        "With --model-dir: the model's name in its HTTP routes (default: NAME-VERSION, i.e. model-1).",
+        "NAME",
+    ),
+    Option(
+        "grpc_options",
+        "--grpc-options",
+        ("GRPC_OPTIONS",),
+        {},
+        _json_object,
+        'JSON object of gRPC server channel arguments, e.g. {"grpc.max_concurrent_streams": 100}.',
+        "JSON",
+    ),
+    Option(
+        "grpc_concurrency",
+        "--grpc-concurrency",
+        ("GRPC_CONCURRENCY",),
+        10,
+        _non_negative_int,
+        "With --model-dir and UPI_V1: user calls that may run at once in a worker (its thread pool).",
+        "N",
+    ),
+    Option(
+        "dry_run",
+        "--dry-run",
+        (),
+        False,
+        parse_bool,
+        "Load the model, then exit (0 when it loads).",
+        is_flag=True,
+    ),
     Option(
         "graceful_timeout",
         "--graceful-timeout",
@@ -588,6 +661,43 @@ OPTIONS: tuple[Option, ...] = (
     ),
 )
 
+
+# With --model-dir these settings read Merlin's variables and defaults (spec 003) instead
+# of Seldon's: {setting: (variables, default[, conversion])}.
+MERLIN_SOURCES: dict[str, tuple[Any, ...]] = {
+    "http_port": (("CARAML_HTTP_PORT",), 8080),
+    "grpc_port": (("CARAML_GRPC_PORT",), 9000),
+    "workers": (("WORKERS",), 1),
+    "log_level": (("LOG_LEVEL",), "INFO", _lenient_log_level),
+    "model_name": (("CARAML_MODEL_NAME",), "model"),
+    "model_version": (("CARAML_MODEL_VERSION",), "1"),
+}
+
+
+def _merlin_processes(values: dict[str, Any]) -> None:
+    """Merlin serves one protocol from WORKERS processes: HTTP_JSON from REST workers (with
+    /metrics on the HTTP port), UPI_V1 from gRPC workers of GRPC_CONCURRENCY threads each,
+    the HTTP port then answering the metrics (as prometheus_client's server did)."""
+    workers = values.get("workers", 1)
+    if values.get("protocol", "HTTP_JSON") == "UPI_V1":
+        values.update(
+            workers=0,
+            grpc_workers=workers,
+            grpc_threads=values.get("grpc_concurrency", 10),
+            metrics_port=values.get("http_port", 8080),
+        )
+    else:
+        values.update(grpc_workers=0)
+
+
+def merlin_option(option: Option) -> Option:
+    """The setting as it is read when an MLflow model is served (--model-dir)."""
+    source = MERLIN_SOURCES.get(option.name)
+    if source is None:
+        return option
+    env, default, *conversion = source
+    converter = conversion[0] if conversion else option.convert
+    return replace(option, env=env, default=default, convert=converter)
 
 
 _BY_NAME = {option.name: option for option in OPTIONS}
@@ -652,6 +762,12 @@ class Settings:
     model_version: str | None = None
     # Where each setting that is not at its default came from: a flag, a variable or an annotation.
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+    model_dir: str | None = None
+    protocol: str = "HTTP_JSON"
+    model_full_name: str | None = None
+    grpc_options: dict[str, Any] = field(default_factory=dict)
+    grpc_concurrency: int = 10
+    dry_run: bool = False
 
     @classmethod
     def load(
@@ -670,7 +786,11 @@ class Settings:
             annotations = read_annotations(annotations_file)
         values: dict[str, Any] = {}
         sources: dict[str, str] = {}
+        merlin = cli_values.get("model_dir") is not None
         for option in OPTIONS:
+            if merlin and option.name in MERLIN_SOURCES:
+                option = merlin_option(option)
+                values[option.name] = option.default
             given = cli_values.get(option.name)
             if given is not None:
                 values[option.name], sources[option.name] = given, option.flag or option.name
@@ -686,6 +806,8 @@ class Settings:
                     text = annotations[option.annotation]
                     values[option.name] = convert(option, text, source, option.convert_annotation)
                     sources[option.name] = source
+        if merlin:
+            _merlin_processes(values)
         settings = cls(interface_name=interface_name, sources=sources, **values)
         settings.check()
         return settings
@@ -693,7 +815,10 @@ class Settings:
     def check(self) -> None:
         if not self.metrics_endpoint.startswith("/"):
             raise SettingsError(f"PREDICTIVE_UNIT_METRICS_ENDPOINT must start with '/': {self.metrics_endpoint!r}")
-        ports = {"http_port": self.http_port, "metrics_port": self.metrics_port}
+        ports: dict[str, int] = {}
+        if self.workers or not self.merlin:  # Merlin's UPI_V1: the HTTP port is the metrics port
+            ports["http_port"] = self.http_port
+        ports["metrics_port"] = self.metrics_port
         if self.grpc_workers:
             ports["grpc_port"] = self.grpc_port
         taken: dict[int, str] = {}
@@ -738,6 +863,18 @@ class Settings:
     @property
     def effective_log_level(self) -> str:
         return "DEBUG" if self.debug else self.log_level
+
+    @property
+    def merlin(self) -> bool:
+        """An MLflow pyfunc model is served (--model-dir), as Merlin's PyFunc server would."""
+        return self.model_dir is not None
+
+    @property
+    def served_name(self) -> str:
+        """With --model-dir: the model's name in its routes (CARAML_MODEL_FULL_NAME)."""
+        if self.model_full_name:
+            return self.model_full_name
+        return f"{self.model_name or 'model'}-{self.model_version or '1'}"
 
 
 def convert(option: Option, text: str, source: str, converter: Callable[[str], Any] | None = None) -> Any:

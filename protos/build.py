@@ -3,9 +3,10 @@
     python protos/build.py [--check]
 
 Writes ``modelserve/codecs/protos.desc``: a serialized ``FileDescriptorSet`` of
-``seldon/protos/prediction.proto`` and ``inference/grpc_predict_v2.proto`` (Open Inference
-Protocol V2) with every file they import (the TensorFlow tensor
-files and the google/protobuf well-known types), without source info.  No Python code
+``seldon/protos/prediction.proto``, ``inference/grpc_predict_v2.proto`` (Open Inference
+Protocol V2) and ``caraml/upi/v1/*.proto`` (the Universal Prediction Interface of Merlin)
+with every file they import (the TensorFlow tensor files and the google/protobuf
+well-known types), without source info.  No Python code
 is generated: the server builds its message classes from this set at run time, in a
 descriptor pool of its own.  ``--check`` only tells whether the committed file is up
 to date (exit status 1 when it is not).  Needs ``grpcio-tools``.
@@ -22,7 +23,12 @@ from pathlib import Path
 
 PROTOS = Path(__file__).resolve().parent
 OUTPUT = PROTOS.parent / "modelserve" / "codecs" / "protos.desc"
-SOURCES = ("seldon/protos/prediction.proto", "inference/grpc_predict_v2.proto")
+SOURCES = (
+    "seldon/protos/prediction.proto",
+    "inference/grpc_predict_v2.proto",
+    "caraml/upi/v1/upi.proto",
+    "caraml/upi/v1/prediction_log.proto",
+)
 
 
 def compile_descriptor_set() -> bytes:

@@ -18,13 +18,18 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("MODELSERVE_SHARED", REPO.parent / "shared"))
 MODELSERVE = Path(sys.executable).with_name("modelserve")
+MERLIN = Path(sys.executable).with_name("merlin-pyfunc-server")
 
 START = {
     "seldon": "{modelserve} serve {{module}} --service-type {{service_type}} --http-port {{http_port}} "
     "--grpc-port {{grpc_port}} --metrics-port {{metrics_port}} --parameters '{{parameters}}'",
     "v2": "{modelserve} serve Identity --model-name identity --http-port {{http_port}} "
     "--grpc-port {{grpc_port}} --metrics-port {{metrics_port}}",
+    # The same for Merlin's: no built-in metrics of its own, the metrics cases compare the families.
+    "merlin": "{merlin} --model_dir {{model_dir}} --builtin-metrics 0",
 }
+# Suite options: Merlin's models are saved by our interpreter (its MLflow unpickles them).
+OPTIONS = {"merlin": ["--python", sys.executable]}
 
 
 def main() -> int:
@@ -41,10 +46,9 @@ def main() -> int:
         sys.executable,
         "check.py",
         "-q",
-        "--aux-timeout",
-        args.aux_timeout,
+        *OPTIONS.get(args.suite, ["--aux-timeout", args.aux_timeout]),
         "--start",
-        START[args.suite].format(modelserve=MODELSERVE),
+        START[args.suite].format(modelserve=MODELSERVE, merlin=MERLIN),
     ]
     if args.transports:
         wanted = set(args.transports.split(","))

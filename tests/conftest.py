@@ -133,3 +133,13 @@ def start_server() -> Iterator:
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def pyfunc_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The MLflow models of tests/models/pyfunc, saved once a session: {name: model directory}."""
+    out = tmp_path_factory.mktemp("pyfunc-models")
+    script = MODELS / "pyfunc" / "save.py"
+    result = subprocess.run([sys.executable, str(script), str(out)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return {path.name: path for path in out.iterdir() if (path / "MLmodel").is_file()}

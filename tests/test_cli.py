@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import grpc
 import httpx
@@ -224,3 +225,38 @@ def test_what_cannot_be_mapped_is_explained(args: list[str], explanation: str) -
     assert result.returncode == 2
     assert explanation in result.stderr
     assert "unrecognized arguments" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_help_lists_merlins_variables() -> None:
+    text = " ".join(run_cli("serve", "--help").stdout.split())
+    for variable in ("CARAML_HTTP_PORT", "CARAML_GRPC_PORT", "CARAML_MODEL_NAME", "WORKERS", "LOG_LEVEL"):
+        assert variable in text
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "merlin-pyfunc-server"), "--help"], capture_output=True, text=True
+    )
+    assert result.returncode == 0 and "--model_dir" in result.stdout and "CARAML_PROTOCOL" in result.stdout
+
+
+def test_dry_run_loads_the_model_and_exits(pyfunc_models: dict[str, Path], tmp_path: Path) -> None:
+    command = str(Path(sys.executable).parent / "merlin-pyfunc-server")
+    result = subprocess.run(
+        [command, "--model_dir", str(pyfunc_models["iris"]), "--dry_run"], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    result = subprocess.run(
+        [command, "--model_dir", str(tmp_path), "--dry_run"], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 1 and "no MLmodel file" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "culprit"),
+    [
+        (["serve"], "--model-dir"),
+        (["serve", "IdentityModel", "--model-dir", "/m"], "not both"),
+        (["serve", "--model-dir", "/m", "--protocol", "SOAP"], "--protocol"),
+    ],
+)
+def test_model_dir_usage_errors(args: list[str], culprit: str) -> None:
+    result = run_cli(*args)
+    assert result.returncode == 2 and culprit in result.stderr and "Traceback" not in result.stderr

@@ -221,3 +221,50 @@ def test_a_served_process_reads_the_annotations(start_server, tmp_path: Path, en
             server.output()
         )
     assert f"--request-timeout 2.5 from the pod annotation {path}: seldon.io/rest-timeout" in server.output()
+
+
+def test_a_model_dir_reads_merlins_variables_and_defaults() -> None:
+    settings = Settings.load("", {"model_dir": "/m"}, {})
+    assert settings.merlin and (settings.http_port, settings.grpc_port, settings.workers) == (8080, 9000, 1)
+    assert settings.grpc_workers == 0
+    assert (settings.protocol, settings.served_name, settings.grpc_concurrency) == ("HTTP_JSON", "model-1", 10)
+    assert settings.grpc_options == {} and settings.log_level == "INFO"
+    environ = {
+        "CARAML_PROTOCOL": "UPI_V1",
+        "CARAML_HTTP_PORT": "8081",
+        "CARAML_GRPC_PORT": "9001",
+        "CARAML_MODEL_NAME": "iris",
+        "CARAML_MODEL_VERSION": "3",
+        "WORKERS": "4",
+        "LOG_LEVEL": "debug",
+        "GRPC_OPTIONS": '{"grpc.max_concurrent_streams": 100}',
+        "GRPC_CONCURRENCY": "2",
+        # Seldon's variables do not apply to a model dir
+        "PREDICTIVE_UNIT_HTTP_SERVICE_PORT": "7000",
+        "GUNICORN_WORKERS": "9",
+    }
+    settings = Settings.load("", {"model_dir": "/m"}, environ)
+    assert (settings.protocol, settings.http_port, settings.grpc_port) == ("UPI_V1", 8081, 9001)
+    # UPI: WORKERS gRPC workers of GRPC_CONCURRENCY threads, the metrics on the HTTP port
+    assert (settings.workers, settings.grpc_workers, settings.grpc_user_threads) == (0, 4, 2)
+    assert settings.metrics_port == 8081
+    http_json = Settings.load("", {"model_dir": "/m"}, {**environ, "CARAML_PROTOCOL": "HTTP_JSON"})
+    assert (http_json.workers, http_json.grpc_workers, http_json.user_threads) == (4, 0, 1)
+    assert (settings.served_name, settings.log_level, settings.grpc_concurrency) == ("iris-3", "DEBUG", 2)
+    assert settings.grpc_options == {"grpc.max_concurrent_streams": 100}
+    assert Settings.load("", {"model_dir": "/m"}, {"CARAML_MODEL_FULL_NAME": "iris-3-r1"}).served_name == "iris-3-r1"
+    # a flag still beats a variable; without a model dir the variables mean nothing
+    assert Settings.load("", {"model_dir": "/m", "http_port": 1234}, environ).http_port == 1234
+    seldon = Settings.load("M", environ={"CARAML_HTTP_PORT": "8081", "WORKERS": "4"})
+    assert (seldon.http_port, seldon.workers, seldon.merlin) == (9000, 1, False)
+
+
+def test_merlin_variables_are_checked_like_the_others() -> None:
+    with pytest.raises(SettingsError, match="CARAML_PROTOCOL"):
+        Settings.load("", {"model_dir": "/m"}, {"CARAML_PROTOCOL": "HTTP"})
+    with pytest.raises(SettingsError, match="GRPC_OPTIONS"):
+        Settings.load("", {"model_dir": "/m"}, {"GRPC_OPTIONS": "[1]"})
+    with pytest.raises(SettingsError, match="WORKERS"):
+        Settings.load("", {"model_dir": "/m"}, {"WORKERS": "two"})
+    # as the original: an unknown LOG_LEVEL is INFO
+    assert Settings.load("", {"model_dir": "/m"}, {"LOG_LEVEL": "chatty"}).log_level == "INFO"

@@ -22,8 +22,8 @@ from modelserve.dataplane.batching import Batcher
 from modelserve.dataplane.bounds import Bounds
 from modelserve.dataplane.chain import CallTracer, build_chain
 from modelserve.metrics.recorder import ServerMetrics
-from modelserve.model import LoadedModel
-from modelserve.model.component import METRIC_METHOD_TAG, RAW, Component, UserCall, label_metrics
+from modelserve.model import Adapter, LoadedModel
+from modelserve.model.component import METRIC_METHOD_TAG, RAW, UserCall, label_metrics
 from modelserve.model.metadata import ModelMetadata
 from modelserve.settings import Settings
 
@@ -39,7 +39,7 @@ class DataPlane:
         tracer: CallTracer | None = None,
         peers_ready: Callable[[], bool] | None = None,
     ):
-        self.component: Component = model.component
+        self.component: Adapter = model.component
         self.metadata: ModelMetadata = model.metadata
         self.settings = settings
         self.metrics = metrics

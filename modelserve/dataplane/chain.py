@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from modelserve.dataplane.batching import Batcher
 from modelserve.dataplane.bounds import Bounds
 from modelserve.metrics.recorder import ServerMetrics
+from modelserve.model import Adapter
 from modelserve.model.component import (
     HEALTH_STATUS,
     METRIC_METHOD_TAG,
@@ -43,7 +44,7 @@ class CallTracer(Protocol):
 
 
 def build_chain(
-    component: Component,
+    component: Adapter,
     settings: Settings,
     metrics: ServerMetrics | None,
     tracer: CallTracer | None,
@@ -54,7 +55,7 @@ def build_chain(
     batcher = None
     for verb, call in calls.items():
         call = timed(verb, call, metrics)
-        if verb == PREDICT and settings.batching:
+        if verb == PREDICT and settings.batching and isinstance(component, Component):
             batcher = Batcher(
                 component,
                 settings.max_batch_size,

@@ -62,6 +62,13 @@ HEALTH_SERVICE = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
 UNDECODABLE = "Exception deserializing request!"  # what grpcio's synchronous server answers
 
 
+def error_code(error: ServingError) -> grpc.StatusCode:
+    """The gRPC code of a failure: the one it names, else the one of its status."""
+    if error.rpc_code is not None:
+        return grpc.StatusCode[error.rpc_code]
+    return grpc_code(error.status_code)
+
+
 def grpc_code(status_code: int) -> grpc.StatusCode:
     """The gRPC code of an HTTP-numbered status: other 4xx are INVALID_ARGUMENT, the rest INTERNAL."""
     code = STATUS_CODES.get(status_code)
@@ -152,7 +159,7 @@ def unary_handler(
             try:
                 result = await answer(data, context)
                 if isinstance(result, ServingError):
-                    status = result.rpc_code or grpc_code(result.status_code).name
+                    status = error_code(result).name
                 else:
                     status, size = "OK", len(result)
             finally:
@@ -160,22 +167,23 @@ def unary_handler(
         if isinstance(result, ServingError):
             if isinstance(result, _Undecodable):
                 await context.abort(grpc.StatusCode.INTERNAL, UNDECODABLE)
-            code = grpc.StatusCode[result.rpc_code] if result.rpc_code else grpc_code(result.status_code)
             metadata = trailers(result)
             if result.retry_after is not None:  # gRFC A6: when a client may retry
                 metadata = (*metadata, ("grpc-retry-pushback-ms", str(result.retry_after * 1000)))
-            await context.abort(code, result.message, trailing_metadata=metadata)
+            await context.abort(error_code(result), result.message, trailing_metadata=metadata)
         return result  # type: ignore[return-value]  # abort() raises
 
     return grpc.unary_unary_rpc_method_handler(call)
 
 
 def server_options(settings: Settings) -> list[tuple[str, Any]]:
-    return [
-        ("grpc.max_send_message_length", settings.grpc_max_message_size),
-        ("grpc.max_receive_message_length", settings.grpc_max_message_size),
-        ("grpc.so_reuseport", 1),  # several worker processes bind the same port
-    ]
+    options: dict[str, Any] = {
+        "grpc.max_send_message_length": settings.grpc_max_message_size,
+        "grpc.max_receive_message_length": settings.grpc_max_message_size,
+        **settings.grpc_options,  # GRPC_OPTIONS: the user's channel arguments (grpc takes the first of a name)
+        "grpc.so_reuseport": 1,  # several worker processes bind the same port
+    }
+    return list(options.items())
 
 
 def address(host: str, port: int) -> str:
@@ -236,9 +244,9 @@ class GrpcServer:
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         messages.add_file(health_pb2.DESCRIPTOR)
         messages.add_file(reflection_pb2.DESCRIPTOR)
-        reflection.enable_server_reflection(
-            (*self.services, HEALTH_SERVICE, reflection.SERVICE_NAME), self.server, pool=messages.POOL
-        )
+        # Merlin's server lists only its own service and reflection (its health is not reflected).
+        reflected = self.services if settings.merlin else (*self.services, HEALTH_SERVICE)
+        reflection.enable_server_reflection((*reflected, reflection.SERVICE_NAME), self.server, pool=messages.POOL)
         self.port: int | None = None
 
     def bind(self, host: str, port: int) -> int:

@@ -49,6 +49,7 @@ from modelserve.model.component import (
     SEND_FEEDBACK,
     TRANSFORM_INPUT,
     TRANSFORM_OUTPUT,
+    Component,
     Outcome,
 )
 from modelserve.settings import Settings
@@ -207,7 +208,9 @@ class SeldonHandler(ProtocolHandler):
         super().__init__(plane, settings)
         unit_id = settings.predictive_unit_id or "0"
         include = settings.include_metrics_in_response
-        names, path = plane.component.class_names, settings.request_path
+        component = plane.component
+        assert isinstance(component, Component), "the Seldon protocol serves a user's class"
+        names, path = component.class_names, settings.request_path
         self.json = SeldonOperations(plane, SeldonJsonCodec(names, path, include), unit_id, include)
         self.proto = ProtoOperations(plane, SeldonProtoCodec(names, path, include), unit_id, include)
         self._openapi = resources.files("modelserve.handlers").joinpath("seldon-openapi.json").read_bytes()

@@ -10,7 +10,11 @@ from modelserve.errors import StartupError
 from modelserve.model.component import Component
 from modelserve.model.loader import construct, import_user_class, parse_parameters
 from modelserve.model.metadata import ModelMetadata
+from modelserve.model.pyfunc import PyFuncComponent
 from modelserve.settings import Settings
+
+# What calls a kind of model: a user's class (Component), an MLflow pyfunc directory.
+Adapter = Component | PyFuncComponent
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +32,7 @@ _EXPECTED_METHODS = {
 
 @dataclass
 class LoadedModel:
-    component: Component
+    component: Adapter
     metadata: ModelMetadata
     load_seconds: float
     loaded: bool = False
@@ -40,6 +44,8 @@ class LoadedModel:
         started = time.perf_counter()
         try:
             self.component.load()
+        except StartupError:
+            raise
         except Exception as error:  # user code
             raise StartupError(f"{self.component.name}.load() raised {type(error).__name__}: {error}") from None
         self.load_seconds += time.perf_counter() - started
@@ -48,8 +54,13 @@ class LoadedModel:
 
 
 def build_model(settings: Settings) -> LoadedModel:
-    """Import and construct the user's class; its ``load()`` is not called yet."""
+    """Import and construct the user's class; its ``load()`` is not called yet.
+
+    With ``--model-dir`` the model is an MLflow pyfunc directory, loaded by ``load()``."""
     started = time.perf_counter()
+    if settings.model_dir is not None:
+        pyfunc = PyFuncComponent(settings.model_dir, settings.user_threads, serial=settings.single_threaded)
+        return LoadedModel(pyfunc, ModelMetadata.build(None, None, None), 0.0)
     user_class = import_user_class(settings.interface_name)
     kwargs = parse_parameters(settings.parameters)
     user = construct(user_class, kwargs)

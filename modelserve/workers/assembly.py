@@ -21,7 +21,9 @@ from modelserve.dataplane import DataPlane
 from modelserve.errors import ServingError
 from modelserve.handlers.contract import ProtocolHandler
 from modelserve.handlers.kserve_v1 import KServeV1Handler
+from modelserve.handlers.merlin import MerlinHandler
 from modelserve.handlers.seldon import SeldonHandler
+from modelserve.handlers.upi import UpiHandler
 from modelserve.handlers.v2 import V2Handler
 from modelserve.metrics import open_metrics
 from modelserve.metrics.recorder import ServerMetrics
@@ -40,6 +42,16 @@ PROTOCOLS: tuple[type[ProtocolHandler], ...] = (
     V2Handler,
     KServeV1Handler,
 )
+
+# An MLflow pyfunc model (--model-dir) speaks Merlin's protocol of CARAML_PROTOCOL.
+PYFUNC_PROTOCOLS: dict[str, tuple[type[ProtocolHandler], ...]] = {
+    "HTTP_JSON": (MerlinHandler,),
+    "UPI_V1": (UpiHandler,),
+}
+
+
+def protocols(settings: Settings) -> tuple[type[ProtocolHandler], ...]:
+    return PYFUNC_PROTOCOLS[settings.protocol] if settings.merlin else PROTOCOLS
 
 
 @dataclass
@@ -68,7 +80,7 @@ def assemble(
     tracer = tracing.start(settings)
     metrics = open_metrics(metrics_dir, settings)
     plane = DataPlane(model, settings, metrics, tracer, peers_ready)
-    handlers = [protocol(plane, settings) for protocol in PROTOCOLS]
+    handlers = [protocol(plane, settings) for protocol in protocols(settings)]
     return Assembly(plane, handlers, metrics, tracer)
 
 

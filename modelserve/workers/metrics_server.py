@@ -38,9 +38,14 @@ class _Connection:
 
 
 class MetricsServer:
-    def __init__(self, sock: socket.socket, endpoint: str, render: Render, log_scrapes: bool = False):
+    def __init__(
+        self, sock: socket.socket, endpoint: str, render: Render, log_scrapes: bool = False, any_path: bool = False
+    ):
         self.listener = sock
         self.endpoint = endpoint
+        # Answer every path, and other methods as prometheus_client's start_http_server did
+        # (Merlin's UPI_V1 serves its metrics so on the HTTP port).
+        self.any_path = any_path
         self.render = render
         self.log_scrapes = log_scrapes
         self.connections: dict[int, _Connection] = {}
@@ -99,9 +104,18 @@ class MetricsServer:
         parts = head[0].decode("latin-1").split()
         method, path = (parts[0], parts[1]) if len(parts) >= 2 else ("", "")
         path = path.split("?", 1)[0]
+        if method not in ("GET", "HEAD") and self.any_path:
+            self._send(
+                connection,
+                "405 Method Not Allowed",
+                f"# HTTP 405 Method Not Allowed: {method}; use OPTIONS or GET\n".encode(),
+                None,
+                method,
+            )
+            return
         if method not in ("GET", "HEAD"):
             status, body, content_type = "405 Method Not Allowed", b"Method Not Allowed\n", "text/plain; charset=utf-8"
-        elif path != self.endpoint:
+        elif path != self.endpoint and not self.any_path:
             status, body, content_type = "404 Not Found", b"Not Found\n", "text/plain; charset=utf-8"
         else:
             try:
@@ -110,9 +124,14 @@ class MetricsServer:
             except Exception:  # a broken collector must not stop the supervisor
                 logger.exception("rendering metrics failed")
                 status, body, content_type = "500 Internal Server Error", b"error\n", "text/plain; charset=utf-8"
+        self._send(connection, status, body, content_type, method)
+        if self.log_scrapes:
+            access_log.record(method, path, int(status[:3]), time.perf_counter() - start)
+
+    def _send(self, connection: _Connection, status: str, body: bytes, content_type: str | None, method: str) -> None:
+        typed = f"Content-Type: {content_type}\r\n" if content_type else ""
         response = (
-            f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
-            "Connection: close\r\n\r\n"
+            f"HTTP/1.1 {status}\r\n{typed}Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
         ).encode() + (body if method != "HEAD" else b"")
         try:
             connection.sock.setblocking(True)
@@ -120,8 +139,6 @@ class MetricsServer:
             connection.sock.sendall(response)
         except OSError:
             pass
-        if self.log_scrapes:
-            access_log.record(method, path, int(status[:3]), time.perf_counter() - start)
 
     def _close(self, selector: selectors.BaseSelector, connection: _Connection) -> None:
         self.connections.pop(connection.sock.fileno(), None)

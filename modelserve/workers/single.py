@@ -16,7 +16,7 @@ from typing import Any
 from modelserve import logs
 from modelserve.access_log import AccessLogApp
 from modelserve.errors import StartupError
-from modelserve.metrics import Exposition, MetricsMerger, make_directory, remove_directory
+from modelserve.metrics import Exposition, MetricsMerger, make_directory, relay, remove_directory
 from modelserve.metrics.app import MetricsApp
 from modelserve.model import build_model
 from modelserve.pushgateway import AsyncPusher
@@ -35,6 +35,7 @@ def run_single(settings: Settings) -> int:
     if settings.http_port == settings.metrics_port:
         raise StartupError(f"the HTTP and metrics ports must differ (both {settings.http_port})")
     directory = make_directory()
+    user_metrics = relay.enable_user_metrics() if settings.merlin else None  # before the model loads
     try:
         assembly = assemble(build_model(settings), settings, directory, settings.user_threads)
         try:
@@ -43,13 +44,18 @@ def run_single(settings: Settings) -> int:
             assembly.close()
     finally:
         remove_directory(directory)
+        if user_metrics is not None and relay.created_here(user_metrics):
+            remove_directory(user_metrics)
     return 0
 
 
 async def serve_all(assembly: Assembly, settings: Settings, metrics_dir: str) -> None:
     plane = assembly.plane
     rest_socket, metrics_socket = bind(settings.host, settings.http_port), bind(settings.host, settings.metrics_port)
-    render = Exposition(MetricsMerger(metrics_dir)).render
+    exposition = Exposition(MetricsMerger(metrics_dir))
+    if settings.merlin:
+        relay.add_user_metrics(exposition)
+    render = exposition.render
     metrics: Any = MetricsApp(settings.metrics_endpoint, render)
     if settings.access_log and not settings.filter_metrics_logs:
         metrics = AccessLogApp(metrics)

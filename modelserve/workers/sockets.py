@@ -47,3 +47,15 @@ def close_to_new_connections(sock: socket.socket) -> bool:
     except OSError:
         return False
     return True
+
+
+def bind_unix(path: str) -> socket.socket:
+    """A listening Unix socket at ``path`` (a private one, in a directory of ours)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(path)
+    except OSError as error:
+        sock.close()
+        raise StartupError(f"cannot listen on {path}: {error.strerror}") from None
+    sock.listen(64)
+    return sock

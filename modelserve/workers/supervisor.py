@@ -33,13 +33,13 @@ from dataclasses import dataclass, field
 
 from modelserve import logs
 from modelserve.errors import StartupError
-from modelserve.metrics import Exposition, MetricsMerger, make_directory, remove_directory
+from modelserve.metrics import Exposition, MetricsMerger, make_directory, relay, remove_directory
 from modelserve.model import LoadedModel, build_model
 from modelserve.pushgateway import SelectorPusher
 from modelserve.settings import Settings
 from modelserve.workers.board import LEAVING, NOT_SERVING, SERVING, WorkerBoard
 from modelserve.workers.metrics_server import MetricsServer
-from modelserve.workers.sockets import bind, close_to_new_connections
+from modelserve.workers.sockets import bind, bind_unix, close_to_new_connections
 
 logger = logging.getLogger("modelserve.supervisor")
 
@@ -80,7 +80,12 @@ class Supervisor:
         # Every worker records into its own file here; the metrics port merges them.
         self.metrics_dir = make_directory()
         self.merger = MetricsMerger(self.metrics_dir)
-        self.render_metrics: Callable[[str], tuple[bytes, str]] = Exposition(self.merger).render
+        exposition = Exposition(self.merger)
+        # An MLflow model's own prometheus_client metrics, merged next to ours.
+        self.user_metrics_dir = relay.enable_user_metrics() if settings.merlin else None
+        if self.user_metrics_dir is not None:
+            relay.add_user_metrics(exposition)
+        self.render_metrics: Callable[[str], tuple[bytes, str]] = exposition.render
         self.model: LoadedModel | None = None
         self.rest_socket: socket.socket | None = None
         self.grpc_reservation: socket.socket | None = None
@@ -113,15 +118,21 @@ class Supervisor:
         self._targets = targets
         settings = self.settings
         logs.set_worker("supervisor")
-        self.rest_socket = bind(settings.host, settings.http_port)
+        if settings.workers > 0:
+            self.rest_socket = bind(settings.host, settings.http_port)
         if settings.grpc_workers > 0:
             self.grpc_reservation = bind(settings.host, settings.grpc_port, listen=False)
-        metrics_socket = bind(settings.host, settings.metrics_port)
+        if settings.merlin and settings.workers > 0:
+            # Merlin's HTTP_JSON: the workers serve /metrics on the HTTP port, asking us here.
+            metrics_socket = bind_unix(relay.socket_path(self.metrics_dir))
+        else:
+            metrics_socket = bind(settings.host, settings.metrics_port)
         self.metrics = MetricsServer(
             metrics_socket,
             settings.metrics_endpoint,
             self.render_metrics,
             log_scrapes=settings.access_log and not settings.filter_metrics_logs,
+            any_path=settings.merlin,  # UPI_V1: every GET on the HTTP port, as prometheus_client's server
         )
         if settings.pushgateway_enabled:
             self.pusher = SelectorPusher(settings, self.render_metrics)
@@ -136,8 +147,8 @@ class Supervisor:
         self._install_signals()
         logger.info(
             "serving %s: REST on %s:%d (%d workers), gRPC on %s:%d (%d workers), metrics on :%d%s",
-            settings.interface_name, settings.host, settings.http_port, settings.workers, settings.host,
-            settings.grpc_port, settings.grpc_workers, settings.metrics_port, settings.metrics_endpoint,
+            settings.interface_name or settings.model_dir, settings.host, settings.http_port, settings.workers,
+            settings.host, settings.grpc_port, settings.grpc_workers, settings.metrics_port, settings.metrics_endpoint,
         )
         for slot in self.slots:
             self._spawn(slot)
@@ -365,6 +376,8 @@ class Supervisor:
     def _worker_exited(self, slot: Slot, status: int) -> None:
         if slot.pid is not None:
             self.merger.retire(slot.pid)
+            if self.user_metrics_dir is not None:
+                relay.process_dead(slot.pid)
         slot.pid = None
         served = self.board is not None and self.board.state(slot.position) != NOT_SERVING
         if self.board is not None:
@@ -467,6 +480,8 @@ class Supervisor:
         if self.board is not None:
             self.board.close()
         remove_directory(self.metrics_dir)
+        if self.user_metrics_dir is not None and relay.created_here(self.user_metrics_dir):
+            remove_directory(self.user_metrics_dir)
 
 
 def _note_signal(signum: int, frame: object) -> None:
