@@ -28,7 +28,8 @@ def _describe(option: Option) -> str:
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "interface_name",
-        help="the user's class: Module (class Module in Module.py) or package.module.Class",
+        nargs="?",
+        help="the user's class: Module (class Module in Module.py) or package.module.Class [env: MODEL_NAME]",
     )
     for option in OPTIONS:
         if option.flag is None:

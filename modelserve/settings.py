@@ -144,7 +144,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "service_type",
         "--service-type",
-        (),
+        ("SERVICE_TYPE",),
         "MODEL",
         _choice(*SERVICE_TYPES),
         "Service type: " + ", ".join(SERVICE_TYPES) + ".",
@@ -503,13 +503,19 @@ class Settings:
     @classmethod
     def load(
         cls,
-        interface_name: str,
+        interface_name: str | None,
         cli_values: Mapping[str, Any] | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> Settings:
-        """CLI values (already converted; ``None`` means not given) > environment > defaults."""
+        """CLI values (already converted; ``None`` means not given) > environment > defaults.
+
+        Without an interface name, ``MODEL_NAME`` (as in an s2i-built image) names the class.
+        """
         cli_values = cli_values or {}
         environ = os.environ if environ is None else environ
+        interface_name = interface_name or environ.get("MODEL_NAME", "").strip()
+        if not interface_name:
+            raise SettingsError("no model class: give its name (Module or package.module.Class) or set MODEL_NAME")
         values: dict[str, Any] = {}
         for option in OPTIONS:
             given = cli_values.get(option.name)
