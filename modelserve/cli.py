@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from modelserve import __version__, logs
+from modelserve.build import commands as build_commands
 from modelserve.errors import StartupError
 from modelserve.settings import OPTIONS, Option, Settings, SettingsError, convert
 
@@ -96,12 +97,17 @@ def build_parser() -> argparse.ArgumentParser:
         "serve", help="serve a user's Python class", description="Serve a user's Python class in the Seldon protocol."
     )
     add_serve_arguments(serve)
+    build = commands.add_parser("build", help="package a source folder (s2i layout) into a bundle or an image")
+    build_commands.add_build_arguments(build)
+    manifests = commands.add_parser("manifests", help="write Kubernetes manifests that run a built image")
+    build_commands.add_manifests_arguments(manifests)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return run_serve(args)
+    handlers = {"serve": run_serve, "build": build_commands.run_build, "manifests": build_commands.run_manifests}
+    return handlers[args.command](args)
 
 
 def seldon_main(argv: Sequence[str] | None = None) -> int:
