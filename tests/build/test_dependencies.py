@@ -24,7 +24,7 @@ def test_a_pyproject_without_a_project_is_not_one(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "m"\nversion = "1"\n')
     assert detect(tmp_path, "3.11").kind == "project"
     (tmp_path / "pyproject.toml").write_text("[project\n")
-    with pytest.raises(BuildError, match="pyproject.toml: "):
+    with pytest.raises(BuildError, match=r"pyproject\.toml: "):
         detect(tmp_path, "3.11")
 
 
@@ -49,5 +49,5 @@ def test_environment_yml_without_conda_keeps_the_pip_part_and_says_what_it_left_
 
 def test_bad_environment_yml(tmp_path: Path) -> None:
     (tmp_path / "environment.yml").write_text("dependencies:\n  - a\n - b: [\n")
-    with pytest.raises(BuildError, match="environment.yml:3: not valid YAML"):
+    with pytest.raises(BuildError, match=r"environment\.yml:3: not valid YAML"):
         detect(tmp_path, "3.11")

@@ -88,9 +88,10 @@ def test_every_kind_is_valid(tmp_path: Path) -> None:
         {"containerPort": 9000, "protocol": "TCP"}
     ]
     graph = sdep["spec"]["predictors"][0]["graph"]
-    assert graph["type"] == "ROUTER" and graph["name"] == sdep["spec"]["predictors"][0]["componentSpecs"][0][
-        "spec"
-    ]["containers"][0]["name"]
+    assert (
+        graph["type"] == "ROUTER"
+        and graph["name"] == sdep["spec"]["predictors"][0]["componentSpecs"][0]["spec"]["containers"][0]["name"]
+    )
     assert graph["parameters"] == json.loads(PARAMETERS)
 
 

@@ -13,7 +13,9 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_lines_comments_quotes_and_export(tmp_path: Path) -> None:
-    path = write(tmp_path, "# a comment\n\nMODEL_NAME=MyModel\nexport SERVICE_TYPE='ROUTER'\nNOTE=\"a b = c\"\nEMPTY=\n")
+    path = write(
+        tmp_path, "# a comment\n\nMODEL_NAME=MyModel\nexport SERVICE_TYPE='ROUTER'\nNOTE=\"a b = c\"\nEMPTY=\n"
+    )
     assignments = parse_file(path)
     assert [(a.key, a.value, a.where) for a in assignments] == [
         ("MODEL_NAME", "MyModel", f"{path}:3"),
