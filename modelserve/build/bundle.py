@@ -82,6 +82,12 @@ def build(options: BuildOptions, output: Path, progress: Progress) -> Bundle:
             source.check_class(class_file, class_name, where)
         python_version = _python_version(options.python)
         dependencies = detect(src, python_version)
+        if class_file is None and dependencies.kind == "none":
+            expected = "/".join(module.split(".")) + ".py"
+            raise BuildError(
+                f"{where}: MODEL_NAME={environment.model_name}: there is no {expected} in {src} "
+                "and no requirements.txt, setup.py, pyproject.toml or environment.yml to install it from"
+            )
         for note in dependencies.notes:
             progress.say(f"    {note}")
         for warning in dependencies.warnings:
@@ -128,7 +134,7 @@ def _assemble(
         copy_source(src, staging / "src")
         scratch = staging / ".scratch"
         modelserve_wheel = self_wheel.write_wheel(scratch)
-    python = _create_environment(options.python, dependencies, staging, progress)
+    python, pip = _create_environment(options.python, dependencies, staging, progress)
     pip_options = [f"--find-links={folder}" for folder in find_links]
     if environment.pip.get("EXTRA_INDEX_URL"):
         pip_options.append(f"--extra-index-url={environment.pip['EXTRA_INDEX_URL']}")
@@ -145,7 +151,7 @@ def _assemble(
         requirements = [str(project)]
     wheels = staging / "wheels"
     with progress.step(f"collecting the packages into wheels/ ({dependencies.describe()})"):
-        command = [str(python), "-m", "pip", "wheel", "--wheel-dir", str(wheels), "--progress-bar", "off"]
+        command = [*pip, "wheel", "--wheel-dir", str(wheels), "--progress-bar", "off"]
         _pip(
             command + pip_options + [str(modelserve_wheel), *requirements],
             staging,
@@ -156,7 +162,7 @@ def _assemble(
         )
     with progress.step("installing them"):
         files = sorted(str(path) for path in wheels.glob("*.whl"))
-        command = [str(python), "-m", "pip", "install", "--no-index", "--no-deps", "--progress-bar", "off", *files]
+        command = [*pip, "install", "--no-index", "--no-deps", "--progress-bar", "off", *files]
         _pip(command, staging, src, dependencies, pip_env, progress)
     if class_file is None:
         _check_installed_class(python, staging / "src", src, environment, dependencies)
@@ -218,7 +224,10 @@ def _template(name: str, target: Path) -> None:
     target.chmod(0o755)
 
 
-def _create_environment(python: str, dependencies: Dependencies, staging: Path, progress: Progress) -> Path:
+def _create_environment(
+    python: str, dependencies: Dependencies, staging: Path, progress: Progress
+) -> tuple[Path, list[str]]:
+    """The bundle's interpreter and the pip command that installs into it."""
     if dependencies.conda and dependencies.path is not None:
         prefix = staging / "conda-env"
         with progress.step(f"creating the conda environment of {dependencies.path.name}"):
@@ -235,10 +244,26 @@ def _create_environment(python: str, dependencies: Dependencies, staging: Path, 
                 _run(
                     [str(conda_python), "-m", "ensurepip"], f"{dependencies.path}: no pip in the environment", progress
                 )
-        return conda_python
+        return conda_python, [str(conda_python), "-m", "pip"]
     with progress.step(f"creating the venv ({python})"):
-        _run([python, "-m", "venv", str(staging / "venv")], f"{python} -m venv failed", progress)
-    return staging / "venv" / "bin" / "python"
+        # pip comes from the build's own environment when it has one (pip --python): no copy in the venv
+        own_pip = _own_pip()
+        without_pip = ["--without-pip"] if own_pip else []
+        _run([python, "-m", "venv", *without_pip, str(staging / "venv")], f"{python} -m venv failed", progress)
+    venv_python = staging / "venv" / "bin" / "python"
+    if own_pip:
+        return venv_python, [sys.executable, "-m", "pip", "--python", str(venv_python)]
+    return venv_python, [str(venv_python), "-m", "pip"]
+
+
+def _own_pip() -> bool:
+    """Whether the build runs with a pip that can install into another environment (--python, pip 22.3)."""
+    try:
+        import pip
+    except ImportError:
+        return False
+    major, minor = (int(part) for part in pip.__version__.split(".")[:2])
+    return (major, minor) >= (22, 3)
 
 
 def _run(command: list[str], message: str, progress: Progress) -> None:
