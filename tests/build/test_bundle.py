@@ -116,20 +116,24 @@ def test_setup_py_built_by_a_modelserve_installed_from_its_wheel(tmp_path: Path,
     assert predict(server.url, [[1, 2]]) == [[3, 6]]
 
 
+TINY_WHEEL = "modelserve_test_offset-1.0-py3-none-any.whl"
+
+
 def tiny_wheel(folder: Path) -> Path:
-    """tinyoffset 1.0: a package on no index, only in a local folder."""
+    """modelserve-test-offset 1.0 (module tinyoffset): a package on no index, only in a local folder."""
     folder.mkdir()
-    path = folder / "tinyoffset-1.0-py3-none-any.whl"
+    path = folder / TINY_WHEEL
+    info = "modelserve_test_offset-1.0.dist-info"
     files = {
         "tinyoffset/__init__.py": b"OFFSET = 7\n",
-        "tinyoffset-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: tinyoffset\nVersion: 1.0\n",
-        "tinyoffset-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{info}/METADATA": b"Metadata-Version: 2.1\nName: modelserve-test-offset\nVersion: 1.0\n",
+        f"{info}/WHEEL": b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
     }
-    record = "".join(f"{name},,\n" for name in files) + "tinyoffset-1.0.dist-info/RECORD,,\n"
+    record = "".join(f"{name},,\n" for name in files) + f"{info}/RECORD,,\n"
     with zipfile.ZipFile(path, "w") as archive:
         for name, data in files.items():
             archive.writestr(name, data)
-        archive.writestr("tinyoffset-1.0.dist-info/RECORD", record)
+        archive.writestr(f"{info}/RECORD", record)
     return folder
 
 
@@ -145,7 +149,7 @@ def test_local_wheels_only_with_an_unreachable_index(tmp_path: Path, model_bundl
     model_wheels = model_bundle[0] / "wheels"
     output = tmp_path / "bundle"
     built("localwheels", output, "--wheels", str(local), "--wheels", str(model_wheels), env=env)
-    assert (output / "wheels" / "tinyoffset-1.0-py3-none-any.whl").is_file()
+    assert (output / "wheels" / TINY_WHEEL).is_file()
     server = serve_bundle(output)
     assert predict(server.url, [[1, 2]]) == [[8, 9]]
 
@@ -212,3 +216,39 @@ def test_usage_errors(tmp_path: Path) -> None:
     assert neither.returncode == 2 and "give --output DIR, --image NAME or both" in neither.stderr
     missing = run_build(str(tmp_path / "nowhere"), "-o", str(tmp_path / "x"))
     assert missing.returncode == 1 and f"{tmp_path / 'nowhere'}: no such folder" in missing.stderr
+
+
+def test_a_private_index_from_the_environment_file_is_used_and_not_kept(tmp_path: Path, serve_bundle) -> None:  # type: ignore[no-untyped-def]
+    """EXTRA_INDEX_URL and PIP_TRUSTED_HOST (given with -e, as 004 recommends) reach pip, not the server."""
+    from tests.conftest import free_port, wait_for
+
+    index = tmp_path / "index"
+    (index / "simple" / "modelserve-test-offset").mkdir(parents=True)
+    wheel = tiny_wheel(index / "files") / TINY_WHEEL
+    link = f'<a href="../../files/{wheel.name}">{wheel.name}</a>'
+    (index / "simple" / "modelserve-test-offset" / "index.html").write_text(f"<html><body>{link}</body></html>\n")
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "--directory", str(index), str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert wait_for(lambda: _answers(port), timeout=10)
+        output = tmp_path / "bundle"
+        url = f"http://127.0.0.1:{port}/simple"
+        built("localwheels", output, "-e", f"EXTRA_INDEX_URL={url}", "-e", "PIP_TRUSTED_HOST=127.0.0.1")
+    finally:
+        server.terminate()
+        server.wait(10)
+    assert (output / "wheels" / wheel.name).is_file()
+    for name in ("environment", ".s2i/environment", "bundle.json"):
+        assert url not in (output / name).read_text(), name
+    assert predict(serve_bundle(output).url, [[1]]) == [[8]]
+
+
+def _answers(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/simple/modelserve-test-offset/").status_code == 200
+    except httpx.TransportError:
+        return False
