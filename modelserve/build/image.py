@@ -89,8 +89,9 @@ def base_image(python_version: str, progress: Progress) -> str:
 
 def _bootstrap(suite: str, tarball: Path, progress: Progress) -> None:
     tarball.parent.mkdir(parents=True, exist_ok=True)
-    partial = tarball.with_name(tarball.name + ".partial")
+    partial = tarball.with_name(f".{tarball.stem}.partial.tar")  # mmdebstrap writes a tarball for a .tar name
     mirror = os.environ.get("MODELSERVE_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+    _remove(partial)
     try:
         if shutil.which("mmdebstrap"):
             command = ["mmdebstrap", "--variant=apt", f"--include={','.join(BASE_PACKAGES)}"]
@@ -103,11 +104,20 @@ def _bootstrap(suite: str, tarball: Path, progress: Progress) -> None:
                 _run([*command, mirror], "debootstrap could not build the base", progress)
                 for pattern in _EXCLUDED:
                     for path in Path(root).glob(pattern.lstrip("/")):
-                        shutil.rmtree(path) if path.is_dir() else path.unlink()
+                        _remove(path)
                 _run(["tar", "-C", root, "-cf", str(partial), "."], "could not archive the base", progress)
+        if not partial.is_file():
+            raise BuildError(f"{partial}: the base's root file system is not a tar file")
         partial.rename(tarball)
     finally:
-        partial.unlink(missing_ok=True)
+        _remove(partial)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
 
 
 def _exists(image: str) -> bool:

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from modelserve.build.bundle import Bundle
-from modelserve.build.image import base_image
+from modelserve.build.image import base_image, cache_dir
 from modelserve.build.progress import Progress
 from tests.build.conftest import IMAGE_TAG
 from tests.conftest import wait_for
@@ -31,6 +31,9 @@ def descendants(pid: int) -> set[int]:
 def test_the_image_runs_the_server(transformer_build, serve_bundle) -> None:  # type: ignore[no-untyped-def]
     _, result = transformer_build
     assert f"image {IMAGE_TAG} (" in result.stdout
+    # the Debian base's root file system is cached as a tar file, nothing half-written beside it
+    cached = list(cache_dir().iterdir())
+    assert cached and all(path.is_file() and path.name.startswith("base-") for path in cached), cached
     inspected = subprocess.run([*BUILDAH, "inspect", "--type=image", IMAGE_TAG], capture_output=True, text=True)
     config = json.loads(inspected.stdout)["OCIv1"]["config"]
     assert config["User"] == "8888" and config["Cmd"] == ["/app/run"] and config["WorkingDir"] == "/app/src"
