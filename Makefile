@@ -5,7 +5,8 @@ BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed
 HTTP_PORT ?= 9000
 
-.PHONY: venv serve test lint typecheck unit conformance protos clean bench bench-quick bench-batching profile clients-venv
+.PHONY: venv serve test lint typecheck unit conformance protos clean bench bench-quick bench-batching profile clients-venv \
+	dist smoke extras
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "modelserve needs Python 3.11+"'
@@ -41,8 +42,9 @@ serve: venv
 	@echo "       -d '{\"data\": {\"ndarray\": [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]}}'"
 	cd examples/iris && exec $(BIN)/modelserve serve IrisClassifier --http-port $(HTTP_PORT)
 
-## lint, type-check, every test and the conformance suites
-test: venv lint typecheck unit conformance
+## lint, type-check, every test; then the package as users install it: the wheel and the
+## sdist, and the smoke test and the conformance suites against the installed wheel
+test: venv lint typecheck unit dist smoke conformance extras
 
 lint: venv
 	$(BIN)/ruff check modelserve tests bench scripts examples
@@ -68,9 +70,67 @@ $(BUILD_TOOLS): $(STAMP)
 unit: venv $(BENCH_TOOLS) $(TEST_TOOLS) $(BUILD_TOOLS) clients-venv
 	$(BIN)/pytest -q
 
-conformance: venv
-	$(BIN)/python scripts/conformance.py seldon --transports rest,startup,grpc,process,metrics
-	$(BIN)/python scripts/conformance.py v2
+## The package as users get it. The wheel and the sdist must hold every file of modelserve/
+## (scripts/check_dist.py); clean venvs that are not the development one install them:
+## .venvs/wheel (the wheel, which the smoke test and the conformance suites run against),
+## .venvs/extra-NAME (the wheel with one extra, for every extra of pyproject.toml) and
+## .venvs/readme (the README's `pip install .`). Each is made anew when a file of the
+## package changes. The pythons run with -I from another folder, so that the source tree's
+## modelserve/ cannot stand in for the installed one.
+DIST := dist
+WHEEL_VENV := .venvs/wheel
+README_VENV := .venvs/readme
+PACKAGE_FILES := pyproject.toml README.md $(shell find modelserve -not -path '*/__pycache__*' -not -name '*.py[co]')
+EXTRAS = $(shell $(PYTHON) -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['project'].get('optional-dependencies', {}))")
+ELSEWHERE := $${TMPDIR:-/tmp}
+
+# setuptools adds what an old modelserve.egg-info/SOURCES.txt lists to what it builds:
+# without it, a data file that the configuration forgets cannot slip in from an earlier build.
+$(DIST)/.built: $(STAMP) $(PACKAGE_FILES)
+	rm -rf $(DIST) build modelserve.egg-info
+	$(BIN)/python -m build --quiet --outdir $(DIST) . >/dev/null
+	$(BIN)/python scripts/check_dist.py $(DIST)
+	touch $@
+
+dist: $(DIST)/.built
+
+$(WHEEL_VENV)/.installed: $(DIST)/.built
+	rm -rf $(WHEEL_VENV)
+	$(PYTHON) -m venv $(WHEEL_VENV)
+	$(WHEEL_VENV)/bin/python -m pip install --quiet --no-compile $(DIST)/*.whl
+	touch $@
+
+.venvs/extra-%/.installed: $(DIST)/.built
+	rm -rf .venvs/extra-$*
+	$(PYTHON) -m venv .venvs/extra-$*
+	.venvs/extra-$*/bin/python -m pip install --quiet --no-compile "modelserve[$*] @ file://$(CURDIR)/$$(ls $(DIST)/*.whl)"
+	.venvs/extra-$*/bin/python -m pip check
+	cd $(ELSEWHERE) && $(CURDIR)/.venvs/extra-$*/bin/python -I -c 'import modelserve.cli' \
+		&& $(CURDIR)/.venvs/extra-$*/bin/modelserve --version
+	touch $@
+
+## `pip install 'modelserve[NAME]'` of the wheel, each extra in a clean venv of its own
+extras: $(foreach extra,$(EXTRAS),.venvs/extra-$(extra)/.installed)
+
+$(README_VENV)/.installed: $(PACKAGE_FILES)
+	grep -qx 'pip install \.' README.md || { echo "README.md no longer says 'pip install .': update this check"; exit 1; }
+	rm -rf $(README_VENV) build modelserve.egg-info
+	$(PYTHON) -m venv $(README_VENV)
+	. $(README_VENV)/bin/activate && pip install --quiet --no-compile .
+	rm -rf build
+	touch $@
+
+## REST, gRPC and metrics of a real server run by the installed wheel and by `pip install .`
+smoke: $(WHEEL_VENV)/.installed $(README_VENV)/.installed
+	cd $(ELSEWHERE) && $(CURDIR)/$(WHEEL_VENV)/bin/python -I $(CURDIR)/scripts/smoke.py
+	cd $(ELSEWHERE) && $(CURDIR)/$(README_VENV)/bin/python -I $(CURDIR)/scripts/smoke.py
+
+## the conformance suites, run by the installed wheel (CONFORMANCE_VENV=.venv: by the source tree)
+CONFORMANCE_VENV ?= $(WHEEL_VENV)
+CONFORMANCE_PYTHON := $(CURDIR)/$(CONFORMANCE_VENV)/bin/python
+conformance: $(CONFORMANCE_VENV)/.installed
+	$(CONFORMANCE_PYTHON) -I scripts/conformance.py seldon --transports rest,startup,grpc,process,metrics
+	$(CONFORMANCE_PYTHON) -I scripts/conformance.py v2
 
 ## benchmarks against the peers (bench/run.py; each peer is installed into bench/.venvs/<peer>)
 bench: venv $(BENCH_TOOLS)
@@ -87,4 +147,4 @@ profile: venv $(BENCH_TOOLS)
 	$(BIN)/python -m bench.profiling
 
 clean:
-	rm -rf $(VENV) $(CLIENTS) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venvs $(DIST) build .pytest_cache .mypy_cache .ruff_cache

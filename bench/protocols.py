@@ -62,7 +62,7 @@ def _seldon_rest_values(body: bytes) -> list[float]:
 
 # Seldon gRPC: a SeldonMessage with a tensor (packed doubles), the natural gRPC encoding of floats.
 def _seldon_message(values: list[float]) -> bytes:
-    from modelserve.grpc import messages
+    from modelserve.codecs import messages
 
     message = messages.SeldonMessage()
     message.data.tensor.shape.extend([1, len(values)])
@@ -75,7 +75,7 @@ def seldon_grpc_answer(workload: Workload) -> bytes:
 
 
 def _seldon_grpc_values(body: bytes) -> list[float]:
-    from modelserve.grpc import messages
+    from modelserve.codecs import messages
 
     data = messages.SeldonMessage.FromString(body).data
     if data.HasField("tensor"):

@@ -8,20 +8,34 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from modelserve import __version__, logs
+from modelserve import logs
 from modelserve.build import commands as build_commands
 from modelserve.errors import StartupError
-from modelserve.settings import OPTIONS, Option, Settings, SettingsError, convert
+from modelserve.settings import (
+    ANNOTATIONS_FILE,
+    ANNOTATIONS_VARIABLE,
+    LEGACY_PORT_VARIABLE,
+    OPTIONS,
+    Option,
+    Settings,
+    SettingsError,
+    convert,
+    legacy_ports,
+)
+from modelserve.version import __version__
 
 logger = logging.getLogger("modelserve")
 
 
 def _describe(option: Option) -> str:
     where = f" [env: {', '.join(option.env)}]" if option.env else ""
+    if option.annotation:
+        where += f" [annotation: {option.annotation}]"
     default = "" if option.default in (None, [], "") else f" (default: {option.default})"
     return f"{option.help}{where}{default}"
 
@@ -50,9 +64,24 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
                 option.flag, dest=option.name, default=None, metavar=option.metavar, help=_describe(option)
             )
     parser.add_argument("--persistence", nargs="?", const="1", default=None, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--port",
+        dest="legacy_port",
+        default=None,
+        metavar="PORT",
+        help=f"Deprecated (Seldon's wrapper before 1.5, with {LEGACY_PORT_VARIABLE}): the port of the API type "
+        "given after the class name, REST (the default) or GRPC; use --http-port or --grpc-port.",
+    )
     env_only = "\n".join(f"  {', '.join(o.env)}: {_describe_env(o)}" for o in OPTIONS if o.flag is None)
-    parser.epilog = "settings taken from the environment only:\n" + env_only
+    annotated = ", ".join(f"{o.annotation} ({o.flag})" for o in OPTIONS if o.annotation)
+    parser.epilog = (
+        "settings taken from the environment only:\n"
+        + env_only
+        + f"\n\nA flag beats a variable, a variable beats a pod annotation ({annotated}; read from "
+        f"{ANNOTATIONS_FILE} or the file {ANNOTATIONS_VARIABLE} names), an annotation beats the default."
+    )
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.set_defaults(parser=parser)
 
 
 def _describe_env(option: Option) -> str:
@@ -60,7 +89,25 @@ def _describe_env(option: Option) -> str:
     return f"{option.help}{default}"
 
 
-def settings_from_args(args: argparse.Namespace) -> Settings:
+def parse_serve_arguments(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse; what is left over is the old API type argument or a mistake explained."""
+    args, extra = parser.parse_known_args(argv)
+    serve: argparse.ArgumentParser = args.parser
+    flags = [arg for arg in extra if arg.startswith("-")]
+    if flags:
+        serve.error(f"unknown flag {flags[0]} (`{serve.prog} --help` lists every flag)")
+    if len(extra) > 1:
+        serve.error(f"unexpected arguments after the class name: {' '.join(extra)}")
+    args.api_type = extra[0] if extra else None
+    return args
+
+
+def settings_from_args(
+    args: argparse.Namespace, warnings: list[str] | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """The settings of the command line over ``environ`` (default: the process's environment);
+    its deprecation warnings are added to ``warnings``."""
+    environ = os.environ if environ is None else environ
     given: dict[str, Any] = {}
     for option in OPTIONS:
         if option.flag is None:
@@ -68,18 +115,30 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         text = getattr(args, option.name)
         if text is not None:
             given[option.name] = convert(option, text, source=option.flag)
-    return Settings.load(args.interface_name, given)
+    legacy, said = legacy_ports(getattr(args, "api_type", None), args.legacy_port, given, environ)
+    if warnings is not None:
+        warnings += said
+    return Settings.load(args.interface_name, {**given, **legacy}, environ)
 
 
 def run_serve(args: argparse.Namespace) -> int:
     from modelserve.workers import run
 
+    warnings: list[str] = []
     try:
-        settings = settings_from_args(args)
+        settings = settings_from_args(args, warnings)
     except SettingsError as error:
+        for warning in warnings:
+            print(f"modelserve: warning: {warning}", file=sys.stderr)
         print(f"modelserve: error: {error}", file=sys.stderr)
         return 2
     logs.configure(settings.effective_log_level, settings.log_format)
+    for warning in warnings:
+        logger.warning(warning)
+    for option in OPTIONS:
+        source = settings.sources.get(option.name, "")
+        if option.annotation and source.endswith(f": {option.annotation}"):
+            logger.info("%s %s from the pod annotation %s", option.flag, getattr(settings, option.name), source)
     if args.persistence is not None:
         logger.warning("--persistence is deprecated and ignored")
     try:
@@ -105,9 +164,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    handlers = {"serve": run_serve, "build": build_commands.run_build, "manifests": build_commands.run_manifests}
-    return handlers[args.command](args)
+    parser = build_parser()
+    command = parser.parse_known_args(argv)[0].command
+    if command == "serve":
+        return run_serve(parse_serve_arguments(parser, argv))
+    args = parser.parse_args(argv)
+    return build_commands.run_build(args) if command == "build" else build_commands.run_manifests(args)
 
 
 def seldon_main(argv: Sequence[str] | None = None) -> int:
@@ -116,7 +178,7 @@ def seldon_main(argv: Sequence[str] | None = None) -> int:
         prog="seldon-core-microservice", description="Serve a user's Python class (modelserve)."
     )
     add_serve_arguments(parser)
-    return run_serve(parser.parse_args(argv))
+    return run_serve(parse_serve_arguments(parser, argv))
 
 
 if __name__ == "__main__":

@@ -7,19 +7,24 @@ render it in their protocol's own error format.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
+
+logger = logging.getLogger("modelserve.requests")
 
 BAD_DATA = "MICROSERVICE_BAD_DATA"
 INTERNAL_ERROR = "MICROSERVICE_INTERNAL_ERROR"
 BAD_METRIC = "MICROSERVICE_BAD_METRIC"
 BAD_METADATA = "MICROSERVICE_BAD_METADATA"
-BAD_PARAMETER = "MICROSERVICE_BAD_PARAMETER"
 NOT_FOUND = "MICROSERVICE_NOT_FOUND"
 METHOD_NOT_ALLOWED = "MICROSERVICE_METHOD_NOT_ALLOWED"
 PAYLOAD_TOO_LARGE = "MICROSERVICE_PAYLOAD_TOO_LARGE"
-UNSUPPORTED_MEDIA_TYPE = "MICROSERVICE_UNSUPPORTED_MEDIA_TYPE"
 NOT_IMPLEMENTED = "MICROSERVICE_NOT_IMPLEMENTED"
 NOT_READY = "MICROSERVICE_NOT_READY"
+OVERLOADED = "MICROSERVICE_OVERLOADED"
+REQUEST_TIMEOUT = "MICROSERVICE_REQUEST_TIMEOUT"
+URI_TOO_LONG = "MICROSERVICE_URI_TOO_LONG"
+HEADERS_TOO_LARGE = "MICROSERVICE_HEADERS_TOO_LARGE"
 
 
 class ServingError(Exception):
@@ -58,6 +63,21 @@ class NotImplementedByModel(BadRequest):
 
 class UserCodeError(ServingError):
     """The user's code raised: reported to the client, never a crash."""
+
+
+def log_failure(where: str, error: ServingError) -> None:
+    """Log a failed request once: a server error with its cause's traceback, a client error in one line."""
+    if error.status_code >= 500:
+        cause = error.__cause__
+        logger.error(
+            "%s failed: %s %s",
+            where,
+            error.reason,
+            error.message,
+            exc_info=(type(cause), cause, cause.__traceback__) if cause else None,
+        )
+    else:
+        logger.info("%s answered %d: %s", where, error.status_code, error.message)
 
 
 class StartupError(Exception):

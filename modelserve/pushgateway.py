@@ -29,10 +29,9 @@ import selectors
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
-from modelserve.settings import Settings
+from modelserve.settings import Gateway, Settings, parse_url
 
 logger = logging.getLogger("modelserve.pushgateway")
 
@@ -46,35 +45,6 @@ MAX_ANSWER = 64 * 1024
 
 class PushError(Exception):
     pass
-
-
-@dataclass(frozen=True)
-class Gateway:
-    host: str
-    port: int
-    prefix: str  # path of the gateway below the host, "" or "/something"
-
-    @property
-    def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}{self.prefix}"
-
-
-def parse_url(text: str) -> Gateway:
-    """``host:port``, ``host`` (port 9091) or ``http://host:port/prefix``."""
-    value = text.strip()
-    if "://" not in value:
-        value = "http://" + value
-    parts = urlsplit(value)
-    if parts.scheme != "http":
-        raise ValueError(f"PUSHGATEWAY_URL={text!r}: only http:// push gateways are supported")
-    if not parts.hostname:
-        raise ValueError(f"PUSHGATEWAY_URL={text!r} names no host")
-    try:
-        port = parts.port or 9091
-    except ValueError:
-        raise ValueError(f"PUSHGATEWAY_URL={text!r} has an invalid port") from None
-    return Gateway(parts.hostname, port, parts.path.rstrip("/"))
 
 
 def grouping_path(job: str, labels: dict[str, str]) -> str:

@@ -1,24 +1,35 @@
 """Every setting of the server, in one typed object.
 
 Each setting is declared once in ``OPTIONS``: its command-line flag, the environment
-variables it falls back to, its default and how its text is converted.  The value of a
-setting is taken from the command line if given, else from the first environment
-variable that is set, else from the default.  ``cli.py`` builds its parser from the same
-table, so ``modelserve serve --help`` always lists every setting with its variables.
+variables it falls back to, the Kubernetes pod annotation it may come from, its default
+and how its text is converted.  The value of a setting is taken from the command line if
+given, else from the first environment variable that is set, else from the pod's
+annotations (``/etc/podinfo/annotations``, as the Seldon wrapper read them), else from the
+default.  ``cli.py`` builds its parser from the same table, so ``modelserve serve --help``
+always lists every setting with its variables and annotation.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 SERVICE_TYPES = ("MODEL", "ROUTER", "TRANSFORMER", "OUTPUT_TRANSFORMER", "COMBINER", "OUTLIER_DETECTOR")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOG_FORMATS = ("text", "json")
+
+# The pod's annotations, as the Kubernetes downward API writes them (lines of key="value").
+ANNOTATIONS_FILE = "/etc/podinfo/annotations"
+ANNOTATIONS_VARIABLE = "MODELSERVE_PODINFO_ANNOTATIONS"  # another file (tests, other mounts)
+
+# Spec 000, before Seldon's wrapper 1.5: `INTERFACE_NAME API_TYPE --port PORT`, one API per process.
+LEGACY_API_TYPES = ("REST", "GRPC")
+LEGACY_PORT_VARIABLE = "PREDICTIVE_UNIT_SERVICE_PORT"
 
 _TRUE = {"1", "true", "t", "yes", "y", "on"}
 _FALSE = {"0", "false", "f", "no", "n", "off", ""}
@@ -51,6 +62,17 @@ def _port(text: str) -> int:
     return value
 
 
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0:  # NaN too
+        raise ValueError(f"{text!r} is negative")
+    return value
+
+
+def _milliseconds_as_seconds(text: str) -> float:
+    return _non_negative_float(text) / 1000
+
+
 def _positive_float(text: str) -> float:
     value = float(text)
     if value <= 0:
@@ -78,9 +100,36 @@ def _lower_choice(*choices: str) -> Callable[[str], str]:
     return convert
 
 
-def _pushgateway_url(text: str) -> str:
-    from modelserve.pushgateway import parse_url
+@dataclass(frozen=True)
+class Gateway:
+    host: str
+    port: int
+    prefix: str  # path of the gateway below the host, "" or "/something"
 
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}{self.prefix}"
+
+
+def parse_url(text: str) -> Gateway:
+    """``host:port``, ``host`` (port 9091) or ``http://host:port/prefix``."""
+    value = text.strip()
+    if "://" not in value:
+        value = "http://" + value
+    parts = urlsplit(value)
+    if parts.scheme != "http":
+        raise ValueError(f"PUSHGATEWAY_URL={text!r}: only http:// push gateways are supported")
+    if not parts.hostname:
+        raise ValueError(f"PUSHGATEWAY_URL={text!r} names no host")
+    try:
+        port = parts.port or 9091
+    except ValueError:
+        raise ValueError(f"PUSHGATEWAY_URL={text!r} has an invalid port") from None
+    return Gateway(parts.hostname, port, parts.path.rstrip("/"))
+
+
+def _pushgateway_url(text: str) -> str:
     parse_url(text)  # a clear error at start-up, not at the first push
     return text.strip()
 
@@ -124,6 +173,8 @@ class Option:
     help: str
     metavar: str | None = None
     is_flag: bool = False  # a switch: given alone it means true
+    annotation: str | None = None  # a pod annotation it falls back to, after the variables
+    convert_annotation: Callable[[str], Any] | None = None  # when the annotation has other units
 
 
 OPTIONS: tuple[Option, ...] = (
@@ -240,7 +291,8 @@ OPTIONS: tuple[Option, ...] = (
         ("GUNICORN_KEEPALIVE",),
         2,
         _non_negative_int,
-        "Seconds an idle keep-alive connection is kept open.",
+        "Seconds an idle keep-alive connection is kept open (0: no keep-alive, every answer closes its "
+        "connection with Connection: close).",
         "SECONDS",
     ),
     Option(
@@ -392,6 +444,51 @@ OPTIONS: tuple[Option, ...] = (
         "SIZE",
     ),
     Option(
+        "max_url_size",
+        "--max-url-size",
+        ("MODELSERVE_MAX_URL_SIZE",),
+        64 << 10,
+        _size,
+        "Longest request line (URL with its query string), larger ones answer 414.",
+        "SIZE",
+    ),
+    Option(
+        "max_header_size",
+        "--max-header-size",
+        ("MODELSERVE_MAX_HEADER_SIZE",),
+        64 << 10,
+        _size,
+        "Most bytes of request headers (names and values), more answer 431.",
+        "SIZE",
+    ),
+    Option(
+        "max_header_count",
+        "--max-header-count",
+        ("MODELSERVE_MAX_HEADER_COUNT",),
+        100,
+        _non_negative_int,
+        "Most request header fields, more answer 431.",
+        "N",
+    ),
+    Option(
+        "read_timeout",
+        "--read-timeout",
+        ("MODELSERVE_READ_TIMEOUT",),
+        30.0,
+        _positive_float,
+        "Seconds a request's headers may take to arrive, and its body may pause (408 after that).",
+        "SECONDS",
+    ),
+    Option(
+        "max_connections",
+        "--max-connections",
+        ("MODELSERVE_MAX_CONNECTIONS",),
+        0,
+        _non_negative_int,
+        "Open connections per REST worker, more answer 503 (0: what the descriptor limit allows).",
+        "N",
+    ),
+    Option(
         "grpc_max_message_size",
         "--grpc-max-message-size",
         ("MODELSERVE_GRPC_MAX_MESSAGE_SIZE",),
@@ -399,6 +496,18 @@ OPTIONS: tuple[Option, ...] = (
         _size,
         "Largest gRPC message sent or received (bytes; K/M/G suffixes).",
         "SIZE",
+        annotation="seldon.io/grpc-max-message-size",
+    ),
+    Option(
+        "request_timeout",
+        "--request-timeout",
+        ("MODELSERVE_REQUEST_TIMEOUT",),
+        0.0,
+        _non_negative_float,
+        "Seconds a request may take (0: no limit). Read and checked, not enforced yet.",
+        "SECONDS",
+        annotation="seldon.io/rest-timeout",
+        convert_annotation=_milliseconds_as_seconds,
     ),
     Option(
         "max_batch_size",
@@ -448,6 +557,8 @@ OPTIONS: tuple[Option, ...] = (
     ),
 )
 
+
+
 _BY_NAME = {option.name: option for option in OPTIONS}
 
 
@@ -493,12 +604,20 @@ class Settings:
     executor_enabled: bool = True
     load_in_worker: bool = False
     max_body_size: int = 100 << 20
+    max_url_size: int = 64 << 10
+    max_header_size: int = 64 << 10
+    max_header_count: int = 100
+    read_timeout: float = 30.0
+    max_connections: int = 0
     grpc_max_message_size: int = 256 << 20
+    request_timeout: float = 0.0
     graceful_timeout: float = 30.0
     max_batch_size: int = 1
     max_batch_time_ms: float = 5.0
     model_name: str | None = None
     model_version: str | None = None
+    # Where each setting that is not at its default came from: a flag, a variable or an annotation.
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def load(
@@ -506,8 +625,10 @@ class Settings:
         interface_name: str | None,
         cli_values: Mapping[str, Any] | None = None,
         environ: Mapping[str, str] | None = None,
+        annotations: Mapping[str, str] | None = None,
     ) -> Settings:
-        """CLI values (already converted; ``None`` means not given) > environment > defaults.
+        """CLI values (already converted; ``None`` means not given) > environment > pod
+        annotations (read from their file when not given) > defaults.
 
         Without an interface name, ``MODEL_NAME`` (as in an s2i-built image) names the class.
         """
@@ -516,26 +637,43 @@ class Settings:
         interface_name = interface_name or environ.get("MODEL_NAME", "").strip()
         if not interface_name:
             raise SettingsError("no model class: give its name (Module or package.module.Class) or set MODEL_NAME")
+        annotations_file = environ.get(ANNOTATIONS_VARIABLE) or ANNOTATIONS_FILE
+        if annotations is None:
+            annotations = read_annotations(annotations_file)
         values: dict[str, Any] = {}
+        sources: dict[str, str] = {}
         for option in OPTIONS:
             given = cli_values.get(option.name)
             if given is not None:
-                values[option.name] = given
+                values[option.name], sources[option.name] = given, option.flag or option.name
                 continue
             for variable in option.env:
                 if variable in environ:
                     values[option.name] = convert(option, environ[variable], source=variable)
+                    sources[option.name] = variable
                     break
-        settings = cls(interface_name=interface_name, **values)
+            else:
+                if option.annotation is not None and option.annotation in annotations:
+                    source = f"{annotations_file}: {option.annotation}"
+                    text = annotations[option.annotation]
+                    values[option.name] = convert(option, text, source, option.convert_annotation)
+                    sources[option.name] = source
+        settings = cls(interface_name=interface_name, sources=sources, **values)
         settings.check()
         return settings
 
     def check(self) -> None:
         if not self.metrics_endpoint.startswith("/"):
             raise SettingsError(f"PREDICTIVE_UNIT_METRICS_ENDPOINT must start with '/': {self.metrics_endpoint!r}")
-
-    def replace(self, **changes: Any) -> Settings:
-        return dataclasses.replace(self, **changes)
+        ports = {"http_port": self.http_port, "metrics_port": self.metrics_port}
+        if self.grpc_workers:
+            ports["grpc_port"] = self.grpc_port
+        taken: dict[int, str] = {}
+        for name, port in ports.items():
+            if port and port in taken:
+                first, second = (self.sources.get(n) or f"{option(n).flag} (default)" for n in (taken[port], name))
+                raise SettingsError(f"{first} and {second} are both {port}: every port needs its own number")
+            taken[port] = name
 
     @property
     def user_threads(self) -> int:
@@ -567,12 +705,89 @@ class Settings:
         return "DEBUG" if self.debug else self.log_level
 
 
-def convert(option: Option, text: str, source: str) -> Any:
+def convert(option: Option, text: str, source: str, converter: Callable[[str], Any] | None = None) -> Any:
     """Convert one setting's text, naming where it came from when it is wrong."""
     try:
-        return option.convert(text)
+        return (converter or option.convert)(text)
     except (ValueError, TypeError) as error:
         raise SettingsError(f"{source}={text!r}: {error}") from None
+
+
+def read_annotations(path: str) -> dict[str, str]:
+    """The pod annotations of a downward-API file (``key="value"`` lines); none without the file."""
+    try:
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return {}
+    except OSError as error:
+        raise SettingsError(f"cannot read the pod annotations {path}: {error.strerror}") from None
+    annotations = {}
+    for line in text.splitlines():
+        key, equals, value = line.partition("=")
+        if not equals or not key.strip():
+            continue
+        annotations[key.strip()] = _unquote(value.strip())
+    return annotations
+
+
+def _unquote(value: str) -> str:
+    """A value as Kubernetes quotes it (Go's %q, which JSON reads but for rare escapes)."""
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        try:
+            unquoted = json.loads(value)
+        except ValueError:
+            return value[1:-1]
+        return unquoted if isinstance(unquoted, str) else value[1:-1]
+    return value
+
+
+def legacy_ports(
+    api_type: str | None, port: str | None, cli_values: Mapping[str, Any], environ: Mapping[str, str]
+) -> tuple[dict[str, Any], list[str]]:
+    """What spec 000's command line meant, in today's settings: ``INTERFACE_NAME API_TYPE``
+    with ``--port`` / ``PREDICTIVE_UNIT_SERVICE_PORT``, the port of that one API.
+
+    Both APIs are always served now, each on its own port, so the API type only chooses
+    which port ``--port`` and the variable stand for (REST's unless it is GRPC).  Returns
+    the command-line values they stand for (the caller merges them with its own) and the
+    deprecation warnings to log; a SettingsError when they contradict the flags given.
+    """
+    warnings = []
+    target = option("http_port")
+    if api_type is not None:
+        kind = api_type.strip().upper()
+        if kind not in LEGACY_API_TYPES:
+            raise SettingsError(
+                f"unexpected argument {api_type!r} after the class name (the only other positional argument "
+                f"understood is the API type of Seldon's wrapper before 1.5: {' or '.join(LEGACY_API_TYPES)})"
+            )
+        if kind == "GRPC":
+            target = option("grpc_port")
+        warnings.append(
+            f"the API type argument {api_type!r} is deprecated and has no effect (Seldon's wrapper dropped it "
+            "in 1.5): REST and gRPC are both served, on --http-port and --grpc-port"
+        )
+    assert target.flag is not None
+    variable = target.env[0]
+    if port is not None:
+        if cli_values.get(target.name) is not None:
+            raise SettingsError(f"--port and {target.flag} are both given: --port is the old name of {target.flag}")
+        value = convert(target, port, source="--port")
+        warnings.append(f"--port is deprecated: serving on {target.flag} {value}; use {target.flag}")
+        return {target.name: value}, warnings
+    if LEGACY_PORT_VARIABLE not in environ:
+        return {}, warnings
+    text = environ[LEGACY_PORT_VARIABLE]
+    value = convert(target, text, source=LEGACY_PORT_VARIABLE)
+    if cli_values.get(target.name) is not None or variable in environ:
+        current, source = cli_values.get(target.name), target.flag
+        if current is None:
+            current, source = convert(target, environ[variable], source=variable), variable
+        if current != value:
+            warnings.append(f"{LEGACY_PORT_VARIABLE}={text} is ignored: {source} gives the port, {current}")
+        return {}, warnings
+    warnings.append(f"{LEGACY_PORT_VARIABLE} is deprecated: serving on {variable}={value}; set {variable}")
+    return {target.name: value}, warnings
 
 
 def option(name: str) -> Option:

@@ -2,7 +2,7 @@
 
     python protos/build.py [--check]
 
-Writes ``modelserve/grpc/seldon.desc``: a serialized ``FileDescriptorSet`` of
+Writes ``modelserve/codecs/protos.desc``: a serialized ``FileDescriptorSet`` of
 ``seldon/protos/prediction.proto`` and ``inference/grpc_predict_v2.proto`` (Open Inference
 Protocol V2) with every file they import (the TensorFlow tensor
 files and the google/protobuf well-known types), without source info.  No Python code
@@ -21,7 +21,7 @@ from importlib import resources
 from pathlib import Path
 
 PROTOS = Path(__file__).resolve().parent
-OUTPUT = PROTOS.parent / "modelserve" / "grpc" / "seldon.desc"
+OUTPUT = PROTOS.parent / "modelserve" / "codecs" / "protos.desc"
 SOURCES = ("seldon/protos/prediction.proto", "inference/grpc_predict_v2.proto")
 
 

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 
+import grpc
+import httpx
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from modelserve.settings import OPTIONS
-from tests.conftest import MODELS
+from tests.conftest import MODELS, SERVER_VARIABLES, free_port, wait_for
 
 
 def run_cli(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
@@ -130,3 +137,129 @@ def test_serve_with_no_arguments_reads_model_name_and_service_type(tmp_path) -> 
         log.close()
     missing = run_cli("serve")
     assert missing.returncode == 2 and "MODEL_NAME" in missing.stderr
+
+
+# Spec 000 (Seldon's wrapper before 1.5): `INTERFACE_NAME API_TYPE --port PORT`, and
+# PREDICTIVE_UNIT_SERVICE_PORT. Accepted with a deprecation warning, mapped onto today's ports.
+
+
+class LegacyServer:
+    """`modelserve serve` with exactly the arguments given (no port flags added)."""
+
+    def __init__(self, *args: str, env: dict[str, str] | None = None):
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith(SERVER_VARIABLES)}
+        full_env.update(env or {})
+        self.log = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "modelserve", "serve", *args],
+            cwd=MODELS,
+            env=full_env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def output(self) -> str:
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
+
+    def answers_rest(self, port: int) -> bool:
+        assert self.proc.poll() is None, self.output()
+        try:
+            return httpx.post(f"http://127.0.0.1:{port}/predict", json={"strData": "x"}, timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    def answers_grpc(self, port: int) -> bool:
+        assert self.proc.poll() is None, self.output()
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            try:
+                status = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1).status
+            except grpc.RpcError:
+                return False
+            return bool(status == health_pb2.HealthCheckResponse.SERVING)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(15)
+        self.log.close()
+
+
+@pytest.fixture
+def legacy() -> Iterator:
+    started: list[LegacyServer] = []
+
+    def start(*args: str, env: dict[str, str] | None = None) -> LegacyServer:
+        started.append(LegacyServer(*args, env=env))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def _ports(*names: str) -> list[str]:
+    flags = []
+    for name in names:
+        flags += [f"--{name}-port", str(free_port())]
+    return flags
+
+
+def test_api_type_rest_with_port_serves_rest_there(legacy) -> None:  # type: ignore[no-untyped-def]
+    port = free_port()
+    server = legacy("IdentityModel", "REST", "--port", str(port), "--host", "127.0.0.1", *_ports("grpc", "metrics"))
+    assert wait_for(lambda: server.answers_rest(port), timeout=30), server.output()
+    log = server.output()
+    assert "the API type argument 'REST' is deprecated" in log
+    assert f"--port is deprecated: serving on --http-port {port}" in log
+
+
+def test_api_type_grpc_with_port_serves_grpc_there(legacy) -> None:  # type: ignore[no-untyped-def]
+    port, http_port = free_port(), free_port()
+    flags = ["--port", str(port), "--http-port", str(http_port), "--host", "127.0.0.1", *_ports("metrics")]
+    server = legacy("IdentityModel", "grpc", *flags)  # as the original: any case
+    assert wait_for(lambda: server.answers_grpc(port), timeout=30), server.output()
+    assert server.answers_rest(http_port)  # both APIs are served, whatever the old argument says
+    log = server.output()
+    assert "the API type argument 'grpc' is deprecated" in log
+    assert f"--port is deprecated: serving on --grpc-port {port}" in log
+
+
+def test_the_old_port_variable_is_the_rest_port(legacy) -> None:  # type: ignore[no-untyped-def]
+    port = free_port()
+    env = {"PREDICTIVE_UNIT_SERVICE_PORT": str(port)}
+    server = legacy("IdentityModel", "--host", "127.0.0.1", *_ports("grpc", "metrics"), env=env)
+    assert wait_for(lambda: server.answers_rest(port), timeout=30), server.output()
+    assert f"PREDICTIVE_UNIT_SERVICE_PORT is deprecated: serving on PREDICTIVE_UNIT_HTTP_SERVICE_PORT={port}" in (
+        server.output()
+    )
+
+
+def test_the_old_port_variable_gives_way_to_the_new_one(legacy) -> None:  # type: ignore[no-untyped-def]
+    port, old = free_port(), free_port()
+    env = {"PREDICTIVE_UNIT_SERVICE_PORT": str(old), "PREDICTIVE_UNIT_HTTP_SERVICE_PORT": str(port)}
+    server = legacy("IdentityModel", "--host", "127.0.0.1", *_ports("grpc", "metrics"), env=env)
+    assert wait_for(lambda: server.answers_rest(port), timeout=30), server.output()
+    assert f"PREDICTIVE_UNIT_SERVICE_PORT={old} is ignored: PREDICTIVE_UNIT_HTTP_SERVICE_PORT gives" in (
+        server.output()
+    )
+    assert not server.answers_rest(old)
+
+
+@pytest.mark.parametrize(
+    ("args", "explanation"),
+    [
+        (["IdentityModel", "--port", "7001", "--http-port", "7002"], "--port is the old name of --http-port"),
+        (["IdentityModel", "GRPC", "--port", "7001", "--grpc-port", "7002"], "--port is the old name of --grpc-port"),
+        (["IdentityModel", "FBS"], "API type of Seldon's wrapper before 1.5: REST or GRPC"),
+        (["IdentityModel", "REST", "extra"], "unexpected arguments after the class name: REST extra"),
+        (["IdentityModel", "--no-such-flag", "1"], "unknown flag --no-such-flag (`modelserve serve --help`"),
+        (["IdentityModel", "REST", "--port", "5000"], "--http-port and --grpc-port (default) are both 5000"),
+    ],
+)
+def test_what_cannot_be_mapped_is_explained(args: list[str], explanation: str) -> None:
+    result = run_cli("serve", *args)
+    assert result.returncode == 2
+    assert explanation in result.stderr
+    assert "unrecognized arguments" not in result.stderr and "Traceback" not in result.stderr

@@ -1,8 +1,20 @@
 import dataclasses
+import re
+from pathlib import Path
 
+import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from modelserve.settings import OPTIONS, Settings, SettingsError, parse_bool
+from modelserve.settings import (
+    ANNOTATIONS_VARIABLE,
+    OPTIONS,
+    Settings,
+    SettingsError,
+    legacy_ports,
+    parse_bool,
+    read_annotations,
+)
 
 
 def test_every_option_has_a_field_with_the_same_default() -> None:
@@ -94,3 +106,133 @@ def test_no_interface_name_and_no_model_name() -> None:
         Settings.load(None, environ={})
     with pytest.raises(SettingsError, match="SERVICE_TYPE"):
         Settings.load("M", environ={"SERVICE_TYPE": "ROUTERX"})
+
+
+# The pod annotations (/etc/podinfo/annotations, as the Seldon wrapper read them): a source
+# layer under the environment, over the defaults.
+
+ANNOTATIONS = 'seldon.io/rest-timeout="2500"\nseldon.io/grpc-max-message-size="1048576"\nother="x"\n'
+
+
+def test_annotation_file_lines(tmp_path: Path) -> None:
+    path = tmp_path / "annotations"
+    path.write_text(
+        'kubernetes.io/config.seen="2024-01-01T00:00:00Z"\n'
+        'seldon.io/rest-timeout="5000"\n'
+        'quoted="say \\"hi\\"\\nbye"\n'
+        "not a pair\n"
+        "bare=value\n"
+    )
+    assert read_annotations(str(path)) == {
+        "kubernetes.io/config.seen": "2024-01-01T00:00:00Z",
+        "seldon.io/rest-timeout": "5000",
+        "quoted": 'say "hi"\nbye',
+        "bare": "value",
+    }
+    assert read_annotations(str(tmp_path / "missing")) == {}
+
+
+def test_annotations_come_after_the_environment(tmp_path: Path) -> None:
+    path = tmp_path / "annotations"
+    path.write_text(ANNOTATIONS)
+    environ = {ANNOTATIONS_VARIABLE: str(path)}
+    settings = Settings.load("M", environ=environ)
+    assert settings.request_timeout == 2.5  # milliseconds in the annotation, seconds in the setting
+    assert settings.grpc_max_message_size == 1 << 20
+    assert settings.sources["request_timeout"] == f"{path}: seldon.io/rest-timeout"
+    environ |= {"MODELSERVE_REQUEST_TIMEOUT": "7", "MODELSERVE_GRPC_MAX_MESSAGE_SIZE": "2M"}
+    settings = Settings.load("M", environ=environ)
+    assert (settings.request_timeout, settings.grpc_max_message_size) == (7.0, 2 << 20)
+    settings = Settings.load("M", {"request_timeout": 9.0, "grpc_max_message_size": 3 << 20}, environ)
+    assert (settings.request_timeout, settings.grpc_max_message_size) == (9.0, 3 << 20)
+
+
+def test_without_annotations_the_defaults_hold(tmp_path: Path) -> None:
+    settings = Settings.load("M", environ={ANNOTATIONS_VARIABLE: str(tmp_path / "none")})
+    assert (settings.request_timeout, settings.grpc_max_message_size) == (0.0, 256 << 20)
+    assert Settings.load("M", environ={}, annotations={}).request_timeout == 0.0
+
+
+@pytest.mark.parametrize(
+    ("annotation", "culprit"),
+    [
+        ('seldon.io/rest-timeout="soon"', "seldon.io/rest-timeout='soon'"),
+        ('seldon.io/rest-timeout="-5"', "seldon.io/rest-timeout='-5'"),
+        ('seldon.io/grpc-max-message-size="0"', "seldon.io/grpc-max-message-size='0'"),
+    ],
+)
+def test_bad_annotations_name_the_file_and_key(tmp_path: Path, annotation: str, culprit: str) -> None:
+    path = tmp_path / "annotations"
+    path.write_text(annotation + "\n")
+    with pytest.raises(SettingsError, match=re.escape(f"{path}: {culprit}")):
+        Settings.load("M", environ={ANNOTATIONS_VARIABLE: str(path)})
+
+
+def test_request_timeout_setting() -> None:
+    assert Settings.load("M", environ={"MODELSERVE_REQUEST_TIMEOUT": "1.5"}, annotations={}).request_timeout == 1.5
+    with pytest.raises(SettingsError, match="MODELSERVE_REQUEST_TIMEOUT"):
+        Settings.load("M", environ={"MODELSERVE_REQUEST_TIMEOUT": "-1"}, annotations={})
+
+
+def test_every_port_needs_its_own_number() -> None:
+    with pytest.raises(SettingsError, match=re.escape("--http-port and --grpc-port (default) are both 5000")):
+        Settings.load("M", {"http_port": 5000}, {})
+    with pytest.raises(SettingsError, match="PREDICTIVE_UNIT_HTTP_SERVICE_PORT and --metrics-port are both 7000"):
+        Settings.load("M", {"metrics_port": 7000}, {"PREDICTIVE_UNIT_HTTP_SERVICE_PORT": "7000"})
+    assert Settings.load("M", {"http_port": 5000, "grpc_workers": 0}, {}).http_port == 5000  # no gRPC port then
+    assert Settings.load("M", {"http_port": 0, "metrics_port": 0}, {}).http_port == 0  # 0: any free port
+
+
+# Spec 000's command line, mapped onto today's settings (the processes: tests/test_cli.py).
+
+
+def test_legacy_ports() -> None:
+    assert legacy_ports(None, None, {}, {}) == ({}, [])
+    values, warnings = legacy_ports("REST", "7000", {}, {})
+    assert values == {"http_port": 7000} and len(warnings) == 2
+    values, warnings = legacy_ports("GRPC", None, {}, {"PREDICTIVE_UNIT_SERVICE_PORT": "7001"})
+    assert values == {"grpc_port": 7001}
+    assert "serving on PREDICTIVE_UNIT_GRPC_SERVICE_PORT=7001" in warnings[1]
+    # A deployment that sets both variables to the same port (Seldon's operator does) hears nothing.
+    same = {"PREDICTIVE_UNIT_SERVICE_PORT": "9000", "PREDICTIVE_UNIT_HTTP_SERVICE_PORT": "9000"}
+    assert legacy_ports(None, None, {}, same) == ({}, [])
+    values, warnings = legacy_ports(None, None, {"http_port": 8000}, {"PREDICTIVE_UNIT_SERVICE_PORT": "9000"})
+    assert values == {}
+    assert warnings == ["PREDICTIVE_UNIT_SERVICE_PORT=9000 is ignored: --http-port gives the port, 8000"]
+    with pytest.raises(SettingsError, match="--port and --http-port are both given"):
+        legacy_ports("REST", "7000", {"http_port": 8000}, {})
+    with pytest.raises(SettingsError, match="'FBS'"):
+        legacy_ports("FBS", None, {}, {})
+    with pytest.raises(SettingsError, match="--port='x'"):
+        legacy_ports(None, "x", {}, {})
+
+
+def _grpc_code_of_a_large_message(port: int) -> grpc.StatusCode:
+    """A 4 KiB health check (an unknown service name): what the server says, once it answers."""
+    request = health_pb2.HealthCheckRequest(service="s" * 4096)
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        grpc.channel_ready_future(channel).result(timeout=30)
+        try:
+            health_pb2_grpc.HealthStub(channel).Check(request, timeout=10)
+        except grpc.RpcError as error:
+            return error.code()
+    return grpc.StatusCode.OK
+
+
+@pytest.mark.parametrize("environment_too", [False, True], ids=["annotation", "variable-beats-annotation"])
+def test_a_served_process_reads_the_annotations(start_server, tmp_path: Path, environment_too: bool) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "annotations"
+    path.write_text('seldon.io/rest-timeout="2500"\nseldon.io/grpc-max-message-size="1024"\n')
+    env = {ANNOTATIONS_VARIABLE: str(path)}
+    if environment_too:
+        env["MODELSERVE_GRPC_MAX_MESSAGE_SIZE"] = "1M"
+    server = start_server("IdentityModel", env=env)
+    code = _grpc_code_of_a_large_message(server.grpc_port)
+    if environment_too:
+        assert code == grpc.StatusCode.NOT_FOUND  # through the size check to the health service
+    else:
+        assert code == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert f"--grpc-max-message-size 1024 from the pod annotation {path}: seldon.io/grpc-max-message-size" in (
+            server.output()
+        )
+    assert f"--request-timeout 2.5 from the pod annotation {path}: seldon.io/rest-timeout" in server.output()

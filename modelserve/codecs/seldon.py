@@ -70,6 +70,14 @@ class FeedbackRequest:
 EMPTY_REQUEST = SeldonRequest(JSON_DATA, None, [], None)
 
 
+def empty_part(meta: dict[str, Any] | None) -> SeldonRequest:
+    """A Feedback part (request, truth) that carries no payload."""
+    return SeldonRequest(NDARRAY, np.array([]), [], meta)
+
+
+NO_PART = empty_part(None)
+
+
 # ---------------------------------------------------------------- decoding
 
 
@@ -158,11 +166,18 @@ def decode_feedback(message: Any, unit_id: str) -> FeedbackRequest:
         route_map = response["meta"].get("routing")
         if isinstance(route_map, dict) and unit_id in route_map:
             routing = _as_int(route_map[unit_id], "response.meta.routing")
+    return feedback_request(request, truth, _reward(message.get("reward", 0.0)), routing)
+
+
+def feedback_request(
+    request: SeldonRequest, truth: SeldonRequest, reward: float, routing: int | None
+) -> FeedbackRequest:
+    """What send_feedback gets of a Feedback's parts: the data of its request and truth as arrays."""
     return FeedbackRequest(
         request=request,
         features=request.X if request.kind in DATA_KINDS else np.array([]),
         truth=truth.X if truth.kind in DATA_KINDS else np.array([]),
-        reward=_reward(message.get("reward", 0.0)),
+        reward=reward,
         routing=routing,
     )
 
@@ -170,11 +185,11 @@ def decode_feedback(message: Any, unit_id: str) -> FeedbackRequest:
 def _feedback_part(message: dict[str, Any], key: str) -> SeldonRequest:
     part = message.get(key)
     if part is None:
-        return SeldonRequest(NDARRAY, np.array([]), [], None)
+        return NO_PART
     if not isinstance(part, dict):
         raise BadRequest(f"Feedback {key} must be a SeldonMessage object")
     if not part.keys() & {"data", JSON_DATA, STR_DATA, BIN_DATA}:
-        return SeldonRequest(NDARRAY, np.array([]), [], part.get("meta"))
+        return empty_part(part.get("meta"))
     return decode(part)
 
 

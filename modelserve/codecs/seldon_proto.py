@@ -8,7 +8,7 @@ is handed over as is, and ``tftensor`` is a ``tensorflow.TensorProto``, read and
 written without TensorFlow.
 
 Numeric payloads never go through Python numbers one by one: ``tensor`` values and
-numeric ``ndarray`` lists are read and written as bytes by numpy (``grpc/wire.py``).
+numeric ``ndarray`` lists are read and written as bytes by numpy (``codecs/protowire.py``).
 """
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ import numpy as np
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
-from modelserve.codecs import tftensor
+from modelserve.codecs import messages, protowire, tftensor
 from modelserve.codecs.seldon import (
     BIN_DATA,
     CUSTOM_DATA,
-    DATA_KINDS,
     JSON_DATA,
     NDARRAY,
+    NO_PART,
     STR_DATA,
     TENSOR,
     TFTENSOR,
@@ -36,11 +36,12 @@ from modelserve.codecs.seldon import (
     answer_kind,
     as_answer_array,
     decode_ndarray,
+    empty_part,
+    feedback_request,
     response_meta,
     unknown_answer,
 )
 from modelserve.errors import BadRequest, ServingError
-from modelserve.grpc import messages, wire
 from modelserve.model.component import Outcome
 
 NO_PAYLOAD = "Invalid request data type: the message has no payload (data, binData, strData, jsonData or customData)"
@@ -104,8 +105,8 @@ _NUMPY_FROM = 16
 def set_list(values: Any, obj: list[Any] | tuple[Any, ...] | np.ndarray) -> None:
     """Fill a ``google.protobuf.ListValue``; numeric arrays are written by numpy at once."""
     if isinstance(obj, np.ndarray):
-        if obj.size >= _NUMPY_FROM and wire.fits_list_value(obj):
-            values.MergeFromString(wire.list_value_bytes(obj))
+        if obj.size >= _NUMPY_FROM and protowire.fits_list_value(obj):
+            values.MergeFromString(protowire.list_value_bytes(obj))
             return
         obj = obj.tolist()
     values.SetInParent()
@@ -117,8 +118,8 @@ def set_list(values: Any, obj: list[Any] | tuple[Any, ...] | np.ndarray) -> None
 def list_to_array(values: Any) -> np.ndarray:
     """An ndarray payload as numpy: numbers straight from the bytes, anything else via Python lists."""
     data = values.SerializeToString()
-    if len(data) >= _NUMPY_FROM * wire.NUMBER_SIZE:
-        array = wire.read_list_value(data)
+    if len(data) >= _NUMPY_FROM * protowire.NUMBER_SIZE:
+        array = protowire.read_list_value(data)
         if array is not None:
             return array
     return decode_ndarray(list_to_python(values))
@@ -130,28 +131,10 @@ def list_to_array(values: Any) -> np.ndarray:
 def tftensor_to_array(tensor: Any) -> np.ndarray:
     """A ``tensorflow.TensorProto`` as numpy: ``tensor_content`` bytes or the dtype's ``*_val`` field."""
     name = _TF_DTYPES.values_by_number[tensor.dtype].name if tensor.dtype in _TF_DTYPES.values_by_number else "?"
-    shape = [int(dim.size) for dim in tensor.tensor_shape.dim]
-    count = int(np.prod(shape)) if shape else 1
-    if name == "DT_STRING":
-        return tftensor._fill(np.array(list(tensor.string_val), dtype=object), shape, count)
-    dtype = tftensor.DTYPES.get(name)
-    if dtype is None:
-        raise BadRequest(f"Unsupported tftensor dtype {name!r}")
-    if tensor.tensor_content:
-        try:
-            return np.frombuffer(tensor.tensor_content, dtype=dtype).reshape(shape).copy()
-        except ValueError as error:
-            raise BadRequest(f"Invalid tftensor tensor_content: {error}") from None
     field = _TF_FIELDS.get(tftensor.VALUE_FIELDS.get(name, ""))
     values = getattr(tensor, field.name) if field is not None else []
-    try:
-        if name == "DT_HALF":
-            array = np.array(values, dtype=np.int32).astype("<u2").view(np.float16)
-        else:
-            array = np.array(values, dtype=dtype)
-    except (TypeError, ValueError, OverflowError) as error:
-        raise BadRequest(f"Invalid tftensor values: {error}") from None
-    return tftensor._fill(array, shape, count)
+    shape = [int(dim.size) for dim in tensor.tensor_shape.dim]
+    return tftensor.array_of(name, shape, tensor.tensor_content, values)
 
 
 def set_tftensor(tensor: Any, array: np.ndarray) -> None:
@@ -269,7 +252,7 @@ def decode_data(data: Any) -> tuple[str, np.ndarray]:
 
 
 def decode_tensor(tensor: Any) -> np.ndarray:
-    shape, values = wire.read_tensor(tensor.SerializeToString())
+    shape, values = protowire.read_tensor(tensor.SerializeToString())
     try:
         return values.reshape(shape or [values.size])
     except ValueError as error:
@@ -290,21 +273,15 @@ def decode_feedback(message: Any, unit_id: str) -> FeedbackRequest:
         route_map = message.response.meta.routing
         if unit_id in route_map:
             routing = int(route_map[unit_id])
-    return FeedbackRequest(
-        request=request,
-        features=request.X if request.kind in DATA_KINDS else np.array([]),
-        truth=truth.X if truth.kind in DATA_KINDS else np.array([]),
-        reward=float(message.reward),
-        routing=routing,
-    )
+    return feedback_request(request, truth, float(message.reward), routing)
 
 
 def _feedback_part(message: Any, key: str) -> SeldonRequest:
     if not message.HasField(key):
-        return SeldonRequest(NDARRAY, np.array([]), [], None)
+        return NO_PART
     part = getattr(message, key)
     if part.WhichOneof("data_oneof") is None:
-        return SeldonRequest(NDARRAY, np.array([]), [], meta_to_dict(part))
+        return empty_part(meta_to_dict(part))
     return decode(part)
 
 
@@ -387,7 +364,7 @@ class SeldonProtoCodec(SeldonCodecSettings):
         if kind == TENSOR:
             if array.dtype.kind == "c":
                 raise ServingError("Cannot send complex numbers in a tensor: use tftensor")
-            body.tensor.MergeFromString(wire.tensor_bytes(array))
+            body.tensor.MergeFromString(protowire.tensor_bytes(array))
             body.tensor.SetInParent()
         elif kind == TFTENSOR:
             set_tftensor(body.tftensor, array)

@@ -64,32 +64,42 @@ def to_array(tensor: Any) -> np.ndarray:
     if not isinstance(tensor, dict):
         raise BadRequest(f"tftensor must be an object, got {type(tensor).__name__}")
     name = tensor.get("dtype", "DT_INVALID")
-    shape = shape_of(tensor)
-    count = int(np.prod(shape)) if shape else 1
-    if name == "DT_STRING":
-        try:
-            items = [base64.b64decode(v) for v in tensor.get("stringVal") or []]
-        except (binascii.Error, TypeError):
-            raise BadRequest("Invalid tftensor stringVal: not base64") from None
-        array = np.array(items, dtype=object)
-        return _fill(array, shape, count)
-    dtype = DTYPES.get(name)
-    if dtype is None:
-        raise BadRequest(f"Unsupported tftensor dtype {name!r}")
     content = tensor.get("tensorContent")
     if content:
         try:
-            raw = base64.b64decode(content, validate=True)
-            return np.frombuffer(raw, dtype=dtype).reshape(shape)
+            content = base64.b64decode(content, validate=True)
         except (binascii.Error, ValueError) as error:
             raise BadRequest(f"Invalid tftensor tensorContent: {error}") from None
     values = tensor.get(VALUE_FIELDS.get(name, ""), [])
+    if name == "DT_STRING":
+        try:
+            values = [base64.b64decode(v) for v in values or []]
+        except (binascii.Error, TypeError):
+            raise BadRequest("Invalid tftensor stringVal: not base64") from None
+    return array_of(name, shape_of(tensor), content or b"", values)
+
+
+def array_of(name: str, shape: list[int], content: bytes, values: Any) -> np.ndarray:
+    """The array of a TensorProto's parts, from either form (protobuf JSON or message): its
+    dtype's name, its shape, ``tensor_content`` (raw little-endian bytes, or empty) and the
+    values of the dtype's ``*_val`` field (``bytes`` for DT_STRING)."""
+    count = int(np.prod(shape)) if shape else 1
+    if name == "DT_STRING":
+        return _fill(np.array(list(values), dtype=object), shape, count)
+    dtype = DTYPES.get(name)
+    if dtype is None:
+        raise BadRequest(f"Unsupported tftensor dtype {name!r}")
+    if content:
+        try:
+            return np.frombuffer(content, dtype=dtype).reshape(shape).copy()
+        except ValueError as error:
+            raise BadRequest(f"Invalid tftensor tensorContent: {error}") from None
     try:
-        if name == "DT_HALF":
-            array = np.array(values, dtype="<u2").view(np.float16)
+        if name == "DT_HALF":  # halfVal holds the bits of each float16 in an int32
+            array = np.array(values, dtype=np.int32).astype("<u2").view(np.float16)
         else:
             array = np.array(values, dtype=dtype)
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError, OverflowError) as error:
         raise BadRequest(f"Invalid tftensor values: {error}") from None
     return _fill(array, shape, count)
 

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from modelserve.datatypes import V2_DTYPES
 from modelserve.errors import BadRequest
 
 JSON_HEADER = b"inference-header-content-length"
@@ -29,21 +30,7 @@ BINARY_DATA_SIZE = "binary_data_size"
 BINARY_DATA = "binary_data"
 BINARY_DATA_OUTPUT = "binary_data_output"
 
-DTYPES: dict[str, np.dtype] = {
-    "BOOL": np.dtype(np.bool_),
-    "UINT8": np.dtype("<u1"),
-    "UINT16": np.dtype("<u2"),
-    "UINT32": np.dtype("<u4"),
-    "UINT64": np.dtype("<u8"),
-    "INT8": np.dtype("<i1"),
-    "INT16": np.dtype("<i2"),
-    "INT32": np.dtype("<i4"),
-    "INT64": np.dtype("<i8"),
-    "FP16": np.dtype("<f2"),
-    "FP32": np.dtype("<f4"),
-    "FP64": np.dtype("<f8"),
-    "BYTES": np.dtype(object),
-}
+DTYPES = V2_DTYPES
 DATATYPES = tuple(DTYPES)
 _BY_KIND_SIZE = {(dtype.kind, dtype.itemsize): name for name, dtype in DTYPES.items() if name != "BYTES"}
 _JSON_KINDS = {"b": "b", "u": "iu", "i": "iu", "f": "iuf"}  # what JSON numbers each kind accepts

@@ -10,10 +10,13 @@ FP16, which has no typed field), else in the typed contents of each output.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
 
+from modelserve.codecs import messages
+from modelserve.codecs.protowire import read_varint, varint
 from modelserve.codecs.v2 import (
     DTYPES,
     InferRequest,
@@ -26,11 +29,14 @@ from modelserve.codecs.v2 import (
     tensor_bytes,
 )
 from modelserve.errors import BadRequest
-from modelserve.grpc import messages
-from modelserve.grpc.wire import read_varint, varint
 
-ModelInferRequest = messages.message_class("inference.ModelInferRequest")
-ModelInferResponse = messages.message_class("inference.ModelInferResponse")
+SERVICE = "inference.GRPCInferenceService"
+_METHODS = messages.POOL.FindServiceByName(SERVICE).methods
+# The request and the response message class of every method of the service, by method name.
+REQUESTS = {m.name: messages.message_class(m.input_type.full_name) for m in _METHODS}
+RESPONSES = {m.name: messages.message_class(m.output_type.full_name) for m in _METHODS}
+ModelInferRequest = REQUESTS["ModelInfer"]
+ModelInferResponse = RESPONSES["ModelInfer"]
 InferParameter = messages.message_class("inference.InferParameter")
 
 # datatype -> the typed contents field that carries it, and its field number
@@ -91,9 +97,19 @@ def fill_parameters(field: Any, values: dict[str, Any]) -> None:
         elif isinstance(value, str):
             parameter.string_param = value
         else:
-            import json
-
             parameter.string_param = json.dumps(value)
+
+
+def metadata_message(metadata: dict[str, Any]) -> Any:
+    """A ModelMetadataResponse from the V2 model metadata dict (the REST answer)."""
+    message = RESPONSES["ModelMetadata"](
+        name=metadata["name"], versions=metadata["versions"], platform=metadata["platform"]
+    )
+    for key in ("inputs", "outputs"):
+        for tensor in metadata[key]:
+            getattr(message, key).add(name=tensor["name"], datatype=tensor["datatype"], shape=tensor["shape"])
+    fill_parameters(message.parameters, metadata["parameters"])
+    return message
 
 
 # ---------------------------------------------------------------- requests
@@ -206,4 +222,4 @@ def _fill_typed(contents: Any, tensor: Tensor) -> None:
         getattr(contents, name).extend(flat.tolist())
 
 
-__all__ = ["ModelInferRequest", "ModelInferResponse", "decode_request", "encode_response", "read_varint"]
+__all__ = ["REQUESTS", "RESPONSES", "SERVICE", "decode_request", "encode_response", "metadata_message"]

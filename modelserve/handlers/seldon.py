@@ -1,32 +1,60 @@
-"""The Seldon protocol's operations, the same for every transport.
+"""The Seldon protocol: its REST routes and ``seldon.protos`` gRPC services.
 
-A handler takes the transport's own message (a JSON value on REST, a protobuf message
-on gRPC), lets the class's ``*_raw`` method answer it when there is one, and otherwise
-decodes it once with the transport's codec, calls the data plane and encodes the
-outcome.  Transports stay thin: they only read bytes and write answers.
+Each operation takes the transport's own message (a JSON value on REST, a protobuf
+message on gRPC), lets the class's ``*_raw`` method answer it when there is one, and
+otherwise decodes it once with that transport's codec (``codecs/seldon.py``,
+``codecs/seldon_proto.py``), calls the data plane and encodes the outcome.
+
+Every service of ``seldon.protos`` is registered whatever the service type (Generic,
+Model, Router, Transformer, OutputTransformer, Combiner, Seldon), and every REST route
+too, as in the original; a method the model lacks answers a clear error.
 """
 
 from __future__ import annotations
 
-import functools
+import logging
+from collections.abc import Awaitable, Callable
+from importlib import resources
 from typing import Any, Protocol
 
 import numpy as np
+import orjson
+from google.protobuf import json_format
 
-from modelserve.codecs.seldon import BIN_DATA, DATA_KINDS, STR_DATA, FeedbackRequest, SeldonRequest
+from modelserve.codecs import messages
+from modelserve.codecs.seldon import BIN_DATA, DATA_KINDS, STR_DATA, FeedbackRequest, SeldonJsonCodec, SeldonRequest
+from modelserve.codecs.seldon_http import raw_payload, seldon_message
+from modelserve.codecs.seldon_proto import SeldonProtoCodec
 from modelserve.dataplane import DataPlane
-from modelserve.errors import BadRequest
+from modelserve.errors import NOT_IMPLEMENTED, NOT_READY, BadRequest, ServingError
+from modelserve.handlers.contract import (
+    JSON,
+    HttpEndpoint,
+    HttpRequest,
+    HttpRoute,
+    ProtocolHandler,
+    Response,
+    RpcMethod,
+)
 from modelserve.model.component import (
     AGGREGATE,
     HEALTH_STATUS,
     PREDICT,
+    RAW,
     ROUTE,
     SEND_FEEDBACK,
     TRANSFORM_INPUT,
     TRANSFORM_OUTPUT,
-    VERBS,
     Outcome,
 )
+from modelserve.settings import Settings
+
+logger = logging.getLogger("modelserve.seldon")
+
+_DUMPS = orjson.OPT_SERIALIZE_NUMPY
+_PONG = (200, b"text/html; charset=utf-8", b"pong")
+SERVICES = tuple(messages.SERVICES)  # the full names of the seldon.protos services
+SELDON_REASON = "seldon-reason"  # trailing metadata of a failed call
 
 
 class SeldonWire(Protocol):
@@ -49,34 +77,66 @@ class SeldonWire(Protocol):
     def health_request(self) -> SeldonRequest: ...
 
 
-class SeldonHandlers:
+Operation = Callable[[Any], Awaitable[Any]]
+
+
+class SeldonOperations:
+    """The protocol's operations over one wire form (JSON or protobuf)."""
+
     def __init__(self, plane: DataPlane, wire: SeldonWire, unit_id: str, include_metrics: bool):
         self.plane = plane
         self.wire = wire
         self.unit_id = unit_id
         self.include_metrics = include_metrics
-        self._raw_verbs = frozenset(verb for verb in VERBS if plane.has_raw(verb))
-        self.predict = functools.partial(self._unary, PREDICT)
-        self.transform_input = functools.partial(self._unary, TRANSFORM_INPUT)
-        self.transform_output = functools.partial(self._unary, TRANSFORM_OUTPUT)
+        self.predict = self._unary(PREDICT)
+        self.transform_input = self._unary(TRANSFORM_INPUT)
+        self.transform_output = self._unary(TRANSFORM_OUTPUT)
+        self._raws = {verb: self._raw(verb) for verb in (ROUTE, AGGREGATE, SEND_FEEDBACK)}
+        self._route = plane.user_call(ROUTE)
+        self._aggregate = plane.user_call(AGGREGATE)
+        self._send_feedback = plane.user_call(SEND_FEEDBACK)
+        self._health_status = plane.user_call(HEALTH_STATUS)
 
-    async def _unary(self, verb: str, message: Any) -> Any:
+    def _raw(self, verb: str) -> Callable[[Any], Awaitable[Any]] | None:
+        """The verb's raw call answering the message as it came, when the class has one."""
+        if not self.plane.has(verb + RAW):
+            return None
+        call = self.plane.user_call(verb + RAW)
+        raw_answer = self._raw_answer
+
+        async def answer_raw(message: Any) -> Any:
+            outcome = await call(message)
+            return None if outcome is None else raw_answer(verb, outcome.data)
+
+        return answer_raw
+
+    def _unary(self, verb: str) -> Operation:
         """predict, transform_input, transform_output: one message in, one out."""
-        if verb in self._raw_verbs:
-            handled, answer = await self.plane.raw(verb, message)
-            if handled:
-                return self._raw_answer(verb, answer)
-        request = self.wire.decode(message)
-        outcome = await self.plane.infer(verb, request.X, request.names, request.meta)
-        return self.wire.encode(outcome, request)
+        call, decode, encode = self.plane.user_call(verb), self.wire.decode, self.wire.encode
+        raw = self._raw(verb)
+        if raw is None:
+
+            async def operation(message: Any) -> Any:
+                request = decode(message)
+                return encode(await call(request.X, request.names, request.meta), request)
+
+            return operation
+
+        async def raw_first(message: Any) -> Any:
+            answer = await raw(message)
+            if answer is not None:
+                return answer
+            request = decode(message)
+            return encode(await call(request.X, request.names, request.meta), request)
+
+        return raw_first
 
     async def route(self, message: Any) -> Any:
-        if self.plane.has_raw(ROUTE):
-            handled, answer = await self.plane.raw(ROUTE, message)
-            if handled:
-                return self._raw_answer(ROUTE, answer)
+        raw = self._raws[ROUTE]
+        if raw is not None and (answer := await raw(message)) is not None:
+            return answer
         request = self.wire.decode(message)
-        outcome = await self.plane.infer(ROUTE, request.X, request.names, request.meta)
+        outcome = await self._route(request.X, request.names, request.meta)
         route = outcome.data
         if isinstance(route, np.integer):
             route = int(route)
@@ -86,23 +146,21 @@ class SeldonHandlers:
         return self.wire.encode(outcome, request, carry_meta=False)
 
     async def aggregate(self, message: Any) -> Any:
-        if self.plane.has_raw(AGGREGATE):
-            handled, answer = await self.plane.raw(AGGREGATE, message)
-            if handled:
-                return self._raw_answer(AGGREGATE, answer)
+        raw = self._raws[AGGREGATE]
+        if raw is not None and (answer := await raw(message)) is not None:
+            return answer
         requests = self.wire.decode_list(message)
         check_combinable(requests)
-        outcome = await self.plane.aggregate([r.X for r in requests], [r.names for r in requests])
+        outcome = await self._aggregate([r.X for r in requests], [r.names for r in requests])
         merged = SeldonRequest(requests[0].kind, None, [], merged_meta(requests))
         return self.wire.encode(outcome, merged)
 
     async def send_feedback(self, message: Any) -> Any:
-        if self.plane.has_raw(SEND_FEEDBACK):
-            handled, answer = await self.plane.raw(SEND_FEEDBACK, message)
-            if handled:
-                return self._raw_answer(SEND_FEEDBACK, answer)
+        raw = self._raws[SEND_FEEDBACK]
+        if raw is not None and (answer := await raw(message)) is not None:
+            return answer
         feedback = self.wire.decode_feedback(message, self.unit_id)
-        outcome = await self.plane.send_feedback(
+        outcome = await self._send_feedback(
             feedback.features, feedback.request.names, feedback.reward, feedback.truth, feedback.routing
         )
         if outcome.data is None:
@@ -110,20 +168,177 @@ class SeldonHandlers:
         return self.wire.encode(outcome, feedback.request, carry_meta=False, omit_empty_names=True)
 
     async def health_status(self) -> Any:
-        raw = self.plane.component.raw_method(HEALTH_STATUS)
-        if raw is not None:
-            return self._raw_answer(HEALTH_STATUS, await self.plane.component.call(raw))
-        request = self.wire.health_request()
-        outcome = await self.plane.infer(HEALTH_STATUS, None, [], None)
-        return self.wire.encode(outcome, request)
+        if self.plane.has(HEALTH_STATUS + RAW):
+            raw = await self.plane.call(HEALTH_STATUS + RAW)
+            if raw is not None:
+                return self._raw_answer(HEALTH_STATUS, raw.data)
+        outcome = await self._health_status(None, [], None)
+        return self.wire.encode(outcome, self.wire.health_request())
 
     def _raw_answer(self, verb: str, answer: Any) -> Any:
         metrics = self.wire.raw_metrics(answer)
         if metrics:
-            self.plane.raw_metrics(verb, metrics)
+            self.plane.record_raw_metrics(verb, metrics)
             if not self.include_metrics:
                 self.wire.strip_raw_metrics(answer)
         return answer
+
+
+class SeldonHandler(ProtocolHandler):
+    protocol = "seldon"
+
+    def __init__(self, plane: DataPlane, settings: Settings):
+        super().__init__(plane, settings)
+        unit_id = settings.predictive_unit_id or "0"
+        include = settings.include_metrics_in_response
+        names, path = plane.component.class_names, settings.request_path
+        self.json = SeldonOperations(plane, SeldonJsonCodec(names, path, include), unit_id, include)
+        self.proto = SeldonOperations(plane, SeldonProtoCodec(names, path, include), unit_id, include)
+        self._openapi = resources.files("modelserve.handlers").joinpath("seldon-openapi.json").read_bytes()
+        self._grpc_metadata: Any = None
+
+    # -- REST
+
+    def http_error(self, error: ServingError) -> Response:
+        return error.status_code, JSON, orjson.dumps(error.to_dict())
+
+    def http_routes(self) -> list[HttpRoute]:
+        both, post, get = ("GET", "POST"), ("POST",), ("GET",)
+        ops = self.json
+        predict: HttpEndpoint
+        if self.settings.payload_passthrough:
+            predict = self._passthrough
+        else:
+            predict = self._endpoint(ops.predict, PREDICT)
+        feedback = self._endpoint(ops.send_feedback, SEND_FEEDBACK)
+        return [
+            HttpRoute("/predict", both, predict),
+            HttpRoute("/api/v1.0/predictions", post, predict),
+            HttpRoute("/api/v0.1/predictions", post, predict),
+            HttpRoute("/transform-input", both, self._endpoint(ops.transform_input, TRANSFORM_INPUT)),
+            HttpRoute("/transform-output", both, self._endpoint(ops.transform_output, TRANSFORM_OUTPUT)),
+            HttpRoute("/route", both, self._endpoint(ops.route, ROUTE)),
+            HttpRoute("/aggregate", both, self._endpoint(ops.aggregate, AGGREGATE)),
+            HttpRoute("/send-feedback", both, feedback),
+            HttpRoute("/api/v1.0/feedback", post, feedback),
+            HttpRoute("/api/v0.1/feedback", post, feedback),
+            HttpRoute("/health/ping", get, self._ping, probe=True),
+            HttpRoute("/health/status", get, self._health_status, probe=True),
+            HttpRoute("/api/v1.0/health/status", get, self._health_status, probe=True),
+            HttpRoute("/metadata", get, self._metadata),
+            HttpRoute("/api/v1.0/metadata", get, self._metadata),
+            HttpRoute("/seldon.json", get, self._openapi_document),
+        ]
+
+    def _endpoint(self, operation: Operation, verb: str) -> Callable[[HttpRequest], Awaitable[Response]]:
+        """An endpoint taking a SeldonMessage; a raw method's answer may choose the status."""
+        if self.plane.has(verb + RAW):
+
+            async def raw_endpoint(request: HttpRequest) -> Response:
+                return answer_response(await operation(seldon_message(request)))
+
+            return raw_endpoint
+
+        async def endpoint(request: HttpRequest) -> Response:
+            return 200, JSON, orjson.dumps(await operation(seldon_message(request)), option=_DUMPS)
+
+        return endpoint
+
+    async def _passthrough(self, request: HttpRequest) -> Response:
+        if not self.plane.has(PREDICT + RAW):
+            raise BadRequest("PAYLOAD_PASSTHROUGH is on but the model has no predict_raw to take the raw payload")
+        return answer_response(await self.json.predict(raw_payload(request)))
+
+    async def _ping(self, request: HttpRequest) -> Response:
+        return _PONG
+
+    async def _health_status(self, request: HttpRequest) -> Response:
+        if not self.plane.ready:
+            raise ServingError("Model is not ready", 503, NOT_READY)
+        return answer_response(await self.json.health_status())
+
+    async def _metadata(self, request: HttpRequest) -> Response:
+        return 200, JSON, orjson.dumps(self.plane.model_metadata(), option=_DUMPS)
+
+    async def _openapi_document(self, request: HttpRequest) -> Response:
+        return 200, JSON, self._openapi
+
+    # -- gRPC
+
+    def rpc_trailers(self, error: ServingError) -> tuple[tuple[str, str], ...]:
+        return ((SELDON_REASON, error.reason),)
+
+    def rpc_methods(self) -> list[RpcMethod]:
+        ops = self.proto
+        behaviours: dict[str, Operation] = {
+            "Predict": ops.predict,
+            "TransformInput": ops.transform_input,
+            "TransformOutput": ops.transform_output,
+            "Route": ops.route,
+            "Aggregate": ops.aggregate,
+            "SendFeedback": ops.send_feedback,
+            "Metadata": self._rpc_metadata,
+            "ModelMetadata": self._rpc_metadata,
+            "GraphMetadata": self._graph_metadata,
+        }
+        return [
+            RpcMethod(service, method, request_class, _as_message(behaviours[method]))
+            for service, methods in messages.SERVICES.items()
+            for method, (request_class, _) in methods.items()
+        ]
+
+    async def _rpc_metadata(self, request: Any) -> Any:
+        """The model's metadata; an empty message when it is invalid (as the original answers)."""
+        if self._grpc_metadata is None:
+            try:
+                self._grpc_metadata = SeldonProtoCodec.metadata(self.plane.model_metadata())
+            except ServingError as error:
+                logger.warning("answering empty metadata on gRPC: %s", error.message)
+                self._grpc_metadata = messages.SeldonModelMetadata()
+        return self._grpc_metadata
+
+    async def _graph_metadata(self, request: Any) -> Any:
+        raise ServingError("GraphMetadata: a single model has no inference graph", 501, NOT_IMPLEMENTED)
+
+
+def _as_message(operation: Operation) -> Callable[[Any, Any], Awaitable[Any]]:
+    """A gRPC behaviour: the operation's answer as a message to send (raw methods may answer a dict)."""
+
+    async def behaviour(request: Any, context: Any) -> Any:
+        return seldon_message_of(await operation(request))
+
+    return behaviour
+
+
+def seldon_message_of(answer: Any) -> Any:
+    """What an operation returned, as a message to send: raw methods may answer a dict or bytes."""
+    if hasattr(answer, "SerializeToString") or isinstance(answer, bytes):
+        return answer  # ours, a user's own generated SeldonMessage, or already serialized
+    if isinstance(answer, dict):
+        try:
+            return json_format.ParseDict(answer, messages.SeldonMessage(), descriptor_pool=messages.POOL)
+        except json_format.ParseError as error:
+            raise ServingError(f"A raw method's answer is not a SeldonMessage: {error}") from None
+    raise ServingError(f"A raw method returned {type(answer).__name__}: expected a SeldonMessage or a dict")
+
+
+def answer_response(answer: Any) -> Response:
+    """An answer on REST; raw answers may also be text, bytes or protobuf, or choose the status."""
+    if isinstance(answer, dict):
+        status = answer.get("status")
+        code = status.get("code") if isinstance(status, dict) else None
+        if isinstance(code, int) and not isinstance(code, bool) and 100 <= code <= 599:
+            return code, JSON, orjson.dumps(answer, option=_DUMPS)
+        return 200, JSON, orjson.dumps(answer, option=_DUMPS)
+    if isinstance(answer, (bytes, bytearray)):
+        return 200, JSON, bytes(answer)
+    if isinstance(answer, str):
+        return 200, JSON, answer.encode()
+    if hasattr(answer, "DESCRIPTOR"):  # a protobuf message from a *_raw method
+        return 200, JSON, orjson.dumps(json_format.MessageToDict(answer))
+    if isinstance(answer, list):
+        return 200, JSON, orjson.dumps(answer, option=_DUMPS)
+    raise ServingError(f"A raw method returned {type(answer).__name__}: expected a dict, list, str or bytes")
 
 
 def check_combinable(requests: list[SeldonRequest]) -> None:

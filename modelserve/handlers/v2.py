@@ -1,4 +1,4 @@
-"""The Open Inference Protocol (V2) and KServe V1 operations, the same for every transport.
+"""The Open Inference Protocol (V2): its REST routes and ``inference.GRPCInferenceService``.
 
 The model is served under one name (``--model-name``, default the class name) and at
 most one version (``--model-version``).  An inference calls the user's ``predict``
@@ -12,6 +12,9 @@ through the data plane:
 - an output named like an input, or the lone output of a lone input, keeps the input's
   ``content_type`` parameter; the request's ``id`` and ``parameters`` are echoed (REST
   answers a request without ``id`` with a new one, as MLServer does; gRPC leaves it empty).
+
+Errors are ``{"error": "..."}`` on REST; INVALID_ARGUMENT or NOT_FOUND (unknown model
+or version) on gRPC.
 """
 
 from __future__ import annotations
@@ -19,59 +22,50 @@ from __future__ import annotations
 import itertools
 import uuid
 from typing import Any
+from urllib.parse import unquote
 
-import modelserve
-from modelserve.codecs import kserve_v1
+import orjson
+
+from modelserve.codecs import v2, v2_proto
 from modelserve.codecs.v2 import BINARY_DATA_OUTPUT, InferRequest, InferResponse, Tensor, as_tensor
 from modelserve.dataplane import DataPlane
-from modelserve.errors import NOT_FOUND, NOT_READY, BadRequest, ServingError
+from modelserve.datatypes import V2_DATATYPES
+from modelserve.errors import NOT_FOUND, BadRequest, ServingError
+from modelserve.handlers.contract import JSON, HttpPrefix, HttpRequest, HttpRoute, ProtocolHandler, Response, RpcMethod
+from modelserve.handlers.naming import ModelNotFound, check_model, served_name
 from modelserve.model.component import PREDICT
-from modelserve.model.metadata import V2_DATATYPES
+from modelserve.settings import Settings
+from modelserve.version import __version__
 
 SERVER_NAME = "modelserve"
 EXTENSIONS = ["binary_tensor_data"]
 DEFAULT_OUTPUT = "output-0"
 CONTENT_TYPE = "content_type"
+SERVICE = v2_proto.SERVICE
 _NOT_ECHOED = frozenset((BINARY_DATA_OUTPUT,))
+_DUMPS = orjson.OPT_SERIALIZE_NUMPY
+_OCTET = b"application/octet-stream"
 
 
-class ModelNotFound(ServingError):
-    status_code = 404
-    reason = NOT_FOUND
+def _json(value: object, status: int = 200) -> Response:
+    return status, JSON, orjson.dumps(value, option=_DUMPS)
 
 
-class NotReady(ServingError):
-    status_code = 503
-    reason = NOT_READY
+class V2Handler(ProtocolHandler):
+    protocol = "v2"
 
-
-class V2Handlers:
-    def __init__(self, plane: DataPlane, model_name: str | None, model_version: str | None):
-        self.plane = plane
-        self.name = model_name or plane.component.name
-        self.version = model_version or None
+    def __init__(self, plane: DataPlane, settings: Settings):
+        super().__init__(plane, settings)
+        self.name = served_name(plane, settings)
+        self.version = settings.model_version or None
         self.output_name = _single_class_name(plane.component.user) or DEFAULT_OUTPUT
+        self._predict = plane.user_call(PREDICT)
         self._metadata: dict[str, Any] | None = None
-
-    # -- health and metadata
-
-    @property
-    def live(self) -> bool:
-        return True
-
-    @property
-    def ready(self) -> bool:
-        return self.plane.healthy
+        self._metadata_message: Any = None
+        self._server_metadata = {"name": SERVER_NAME, "version": __version__, "extensions": EXTENSIONS}
 
     def check_model(self, name: str, version: str | None, say_version: bool = False) -> None:
-        """A ModelNotFound unless ``name`` (and ``version``, when given) is the served model."""
-        if name != self.name or (version and version != self.version):
-            if version or say_version:
-                raise ModelNotFound(f"Model {name} with version {version or ''} not found")
-            raise ModelNotFound(f"Model {name} not found")
-
-    def server_metadata(self) -> dict[str, Any]:
-        return {"name": SERVER_NAME, "version": modelserve.__version__, "extensions": EXTENSIONS}
+        check_model(name, version, self.name, self.version, say_version)
 
     def model_metadata(self) -> dict[str, Any]:
         """V2 model metadata: the class's ``init_metadata`` inputs/outputs of V2 form, ``custom`` as parameters."""
@@ -87,18 +81,16 @@ class V2Handlers:
             }
         return self._metadata
 
-    # -- inference
-
     async def infer(self, request: InferRequest) -> InferResponse:
-        if not self.plane.ready:
-            raise NotReady("Model is not ready")
+        # Not refused when not ready: readiness steers new traffic, and the model is loaded
+        # (a draining process still answers what reaches it).
         inputs = request.inputs
         names = [t.name for t in inputs]
         if len(names) > 1 and len(set(names)) != len(names):
             raise BadRequest("input names must be unique")
         X: Any = inputs[0].data if len(inputs) == 1 else {t.name: t.data for t in inputs}
         meta = {"id": request.id, "parameters": request.parameters}
-        outcome = await self.plane.infer(PREDICT, X, names, meta)
+        outcome = await self._predict(X, names, meta)
         outputs = self.outputs(outcome.data, inputs)
         if request.outputs is not None:
             by_name = {t.name: t for t in outputs}
@@ -109,12 +101,110 @@ class V2Handlers:
     def outputs(self, answer: Any, inputs: list[Tensor]) -> list[Tensor]:
         if isinstance(answer, dict):
             by_name = {t.name: t for t in inputs}
-            outputs = []
-            for key, value in answer.items():
-                source = by_name.get(str(key))
-                outputs.append(_output(str(key), value, source))
-            return outputs
+            return [_output(str(key), value, by_name.get(str(key))) for key, value in answer.items()]
         return [_output(self.output_name, answer, inputs[0] if len(inputs) == 1 else None)]
+
+    # -- REST
+
+    def http_routes(self) -> list[HttpRoute]:
+        get, post = ("GET",), ("POST",)
+        routes = [
+            HttpRoute("/v2", get, self._server_metadata_endpoint),
+            HttpRoute("/v2/", get, self._server_metadata_endpoint),
+            HttpRoute("/v2/health/live", get, self._live, probe=True),
+            HttpRoute("/v2/health/ready", get, self._ready, probe=True),
+        ]
+        bases = [f"/v2/models/{self.name}"]
+        if self.version:
+            bases.append(f"/v2/models/{self.name}/versions/{self.version}")
+        for base in bases:
+            routes.append(HttpRoute(base, get, self._model_metadata_endpoint))
+            routes.append(HttpRoute(base + "/ready", get, self._model_ready, probe=True))
+            routes.append(HttpRoute(base + "/infer", post, self._infer_endpoint))
+        return routes
+
+    def http_prefixes(self) -> list[HttpPrefix]:
+        return [HttpPrefix("/v2/", self._not_found)]
+
+    async def _server_metadata_endpoint(self, request: HttpRequest) -> Response:
+        return _json(self._server_metadata)
+
+    async def _live(self, request: HttpRequest) -> Response:
+        return _json({"live": self.plane.live})
+
+    async def _ready(self, request: HttpRequest) -> Response:
+        ready = self.plane.ready
+        return _json({"ready": ready}, 200 if ready else 503)
+
+    async def _model_metadata_endpoint(self, request: HttpRequest) -> Response:
+        return _json(self.model_metadata())
+
+    async def _model_ready(self, request: HttpRequest) -> Response:
+        ready = self.plane.ready
+        return _json({"name": self.name, "ready": ready}, 200 if ready else 503)
+
+    async def _infer_endpoint(self, request: HttpRequest) -> Response:
+        infer_request = v2.decode_request(request.body, v2.header_length(request.headers))
+        response = await self.infer(infer_request)
+        if response.id is None:
+            response.id = new_request_id()
+        binary = v2.binary_outputs(infer_request, response)
+        body, json_length = v2.encode_response(response, binary if any(binary) else None)
+        if json_length is None:
+            return 200, JSON, body
+        return 200, _OCTET, body, [(v2.JSON_HEADER, str(json_length).encode())]
+
+    def _not_found(self, path: str) -> ServingError:
+        """What an unknown path under /v2/ lacks: the model, its version, or the route."""
+        parts = path.split("/")  # "", "v2", "models", name, ...
+        if len(parts) >= 4 and parts[2] == "models" and parts[3]:
+            name = unquote(parts[3])
+            version = unquote(parts[5]) if len(parts) >= 6 and parts[4] == "versions" else None
+            try:
+                self.check_model(name, version)
+            except ModelNotFound as error:
+                return error
+        return ServingError(f"No route {path}", 404, NOT_FOUND)
+
+    # -- gRPC
+
+    def rpc_methods(self) -> list[RpcMethod]:
+        behaviours = {
+            "ServerLive": (self._rpc_server_live, True),
+            "ServerReady": (self._rpc_server_ready, True),
+            "ModelReady": (self._rpc_model_ready, True),
+            "ServerMetadata": (self._rpc_server_metadata, False),
+            "ModelMetadata": (self._rpc_model_metadata, False),
+            "ModelInfer": (self._rpc_model_infer, False),
+        }
+        return [
+            RpcMethod(SERVICE, name, v2_proto.REQUESTS[name], behaviour, probe)
+            for name, (behaviour, probe) in behaviours.items()
+        ]
+
+    async def _rpc_server_live(self, request: Any, context: Any) -> Any:
+        return v2_proto.RESPONSES["ServerLive"](live=self.plane.live)
+
+    async def _rpc_server_ready(self, request: Any, context: Any) -> Any:
+        return v2_proto.RESPONSES["ServerReady"](ready=self.plane.ready)
+
+    async def _rpc_model_ready(self, request: Any, context: Any) -> Any:
+        self.check_model(request.name, request.version or None, say_version=True)
+        return v2_proto.RESPONSES["ModelReady"](ready=self.plane.ready)
+
+    async def _rpc_server_metadata(self, request: Any, context: Any) -> Any:
+        return v2_proto.RESPONSES["ServerMetadata"](**self._server_metadata)
+
+    async def _rpc_model_metadata(self, request: Any, context: Any) -> Any:
+        self.check_model(request.name, request.version or None, say_version=True)
+        if self._metadata_message is None:
+            self._metadata_message = v2_proto.metadata_message(self.model_metadata())
+        return self._metadata_message
+
+    async def _rpc_model_infer(self, request: Any, context: Any) -> Any:
+        self.check_model(request.model_name, request.model_version or None, say_version=True)
+        response = await self.infer(v2_proto.decode_request(request))
+        return v2_proto.encode_response(response, raw=bool(request.raw_input_contents))
 
 
 def _output(name: str, value: Any, source: Tensor | None) -> Tensor:
@@ -150,36 +240,6 @@ def _v2_tensors(tensors: list[Any]) -> list[dict[str, Any]]:
         if isinstance(tensor, dict) and tensor.get("datatype") in V2_DATATYPES and "name" in tensor:
             out.append({"name": tensor["name"], "datatype": tensor["datatype"], "shape": list(tensor["shape"])})
     return out
-
-
-# ---------------------------------------------------------------- KServe V1
-
-
-class V1Handlers:
-    """KServe V1: ``{"instances": [...]}`` or ``{"inputs": ...}`` in, ``{"predictions": ...}`` out."""
-
-    def __init__(self, plane: DataPlane, v2: V2Handlers):
-        self.plane = plane
-        self.v2 = v2
-        self.has_explain = plane.has_explain()
-
-    def models(self) -> dict[str, Any]:
-        return {"models": [self.v2.name]}
-
-    def model(self, name: str) -> dict[str, Any]:
-        self.v2.check_model(name, None)
-        return {"name": name, "ready": self.v2.ready}
-
-    async def predict(self, name: str, message: Any) -> dict[str, Any]:
-        self.v2.check_model(name, None)
-        X, names = kserve_v1.decode(message)
-        outcome = await self.plane.infer(PREDICT, X, names, None)
-        return kserve_v1.predictions(outcome.data)
-
-    async def explain(self, name: str, message: Any) -> Any:
-        self.v2.check_model(name, None)
-        X, names = kserve_v1.decode(message)
-        return kserve_v1.explanation(await self.plane.explain(X, names))
 
 
 # Request ids for requests that come without one: a random prefix per process and a

@@ -1,5 +1,5 @@
 """Metrics: each process records into its own shared-memory file (``store``), the
-supervisor merges them for the metrics port (``aggregate``), ``recorder`` says what is
+supervisor merges them for the metrics port (``merge``), ``recorder`` says what is
 recorded, ``app`` serves the exposition in one-process mode."""
 
 from __future__ import annotations
@@ -8,12 +8,12 @@ import os
 import shutil
 import tempfile
 
-from modelserve.metrics.aggregate import Aggregator, Exposition
+from modelserve.metrics.merge import Exposition, MetricsMerger
 from modelserve.metrics.recorder import ServerMetrics
 from modelserve.metrics.store import MetricsStore
 from modelserve.settings import Settings
 
-__all__ = ["Aggregator", "Exposition", "MetricsStore", "ServerMetrics", "make_directory", "open_metrics"]
+__all__ = ["Exposition", "MetricsMerger", "MetricsStore", "ServerMetrics", "make_directory", "open_metrics"]
 
 
 PREFIX = "modelserve-metrics-"

@@ -103,7 +103,7 @@ def predictor_version(labels_json: str | None) -> str:
 
 
 class Route:
-    """The built-in series of one endpoint; ``finish`` (or ``done``) records a request.
+    """The built-in series of one endpoint: ``start`` and ``finish`` record a request.
 
     This runs for every request, so it writes the store's slots directly rather than
     through the children's methods (a third of the cost).  Series are made on an
@@ -134,23 +134,6 @@ class Route:
         values[slot + _SIZE_SUM] += request_bytes
         response_values[response_slot + _SIZE_BUCKET[(response_bytes - 1).bit_length()]] += 1.0
         response_values[response_slot + _SIZE_SUM] += response_bytes
-
-    def done(self, status: Any, seconds: float) -> None:
-        """A request answered (its sizes recorded apart, as gRPC's (de)serializers see them)."""
-        self._gauge[self._gauge_slot] -= 1.0
-        values, slot = self._by_status.get(status) or self._add_status(status)
-        values[slot + bisect_left(LATENCY_BUCKETS, seconds)] += 1.0
-        values[slot + _LATENCY_SUM] += seconds
-
-    def request_size(self, size: int) -> None:
-        values, slot, _, _ = self._sizes or self._add_sizes()
-        values[slot + _SIZE_BUCKET[(size - 1).bit_length()]] += 1.0
-        values[slot + _SIZE_SUM] += size
-
-    def response_size(self, size: int) -> None:
-        _, _, values, slot = self._sizes or self._add_sizes()
-        values[slot + _SIZE_BUCKET[(size - 1).bit_length()]] += 1.0
-        values[slot + _SIZE_SUM] += size
 
     def _add_status(self, status: Any) -> tuple[Any, int]:
         assert self._metrics.durations is not None

@@ -4,7 +4,7 @@ A worker never talks to another process to count.  Every series owns a few slots
 memory-mapped file of float64 (``<pid>.values`` in the metrics directory), and an
 increment is one store into it: no lock, no system call, no message.  What the slots
 mean is appended once per series to ``<pid>.series`` (JSON lines) before the slots are
-first used, so whoever sees a value can also name it (see ``aggregate.py``).
+first used, so whoever sees a value can also name it (see ``merge.py``).
 
 Families are declared once; a family's ``labels(...)`` child is built on first use and
 cached, so the request path only does a dict lookup and a store.
@@ -175,9 +175,6 @@ class Gauge:
 
     def inc(self, amount: float = 1.0) -> None:
         self.values[self.slot] += amount
-
-    def dec(self, amount: float = 1.0) -> None:
-        self.values[self.slot] -= amount
 
     def set(self, value: float) -> None:
         self.values[self.slot] = value

@@ -13,7 +13,7 @@ import asyncio
 import functools
 import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +40,10 @@ AGGREGATE = "aggregate"
 SEND_FEEDBACK = "send_feedback"
 HEALTH_STATUS = "health_status"
 VERBS = (PREDICT, TRANSFORM_INPUT, TRANSFORM_OUTPUT, ROUTE, AGGREGATE, SEND_FEEDBACK, HEALTH_STATUS)
+EXPLAIN = "explain"  # KServe V1 :explain
+RAW = "_raw"  # suffix of a verb's raw method: predict_raw takes the protocol's own message
+# The verbs that take (X, names, meta) and fall back when the class lacks them.
+_INVOKED = (PREDICT, TRANSFORM_INPUT, TRANSFORM_OUTPUT, ROUTE, HEALTH_STATUS)
 
 # The ``method`` label the original gives custom metrics of each verb.
 METRIC_METHOD_TAG = {
@@ -55,6 +59,7 @@ METRIC_METHOD_TAG = {
 METRIC_TYPES = ("COUNTER", "GAUGE", "TIMER")
 
 Method = Callable[..., Any]
+UserCall = Callable[..., Awaitable[Any]]
 
 
 class SeldonResponse:
@@ -93,6 +98,7 @@ class Component:
         self._metrics = _user_method(user, "metrics")
         self._tags = _user_method(user, "tags")
         self._load = _user_method(user, "load")
+        self._explain = _user_method(user, EXPLAIN)
         self._class_names_is_method = callable(getattr(user, "class_names", None))
         self._has_class_names = hasattr(user, "class_names")
         self._executor = ThreadPoolExecutor(user_threads, "user-call") if user_threads > 1 else None
@@ -105,7 +111,24 @@ class Component:
     # -- what the class offers
 
     def has(self, verb: str) -> bool:
+        """Whether the class has the method behind ``verb`` (``predict``, ``predict_raw``, ``explain``...)."""
+        if verb.endswith(RAW):
+            return self._raw_methods.get(verb[: -len(RAW)]) is not None
+        if verb == EXPLAIN:
+            return self._explain is not None
         return self._methods[verb] is not None
+
+    def user_calls(self) -> dict[str, UserCall]:
+        """Every call the data plane can make, by verb; each answers an ``Outcome`` (a raw
+        verb: ``None`` when its method declines, for the protocol's decoded path)."""
+        calls: dict[str, UserCall] = {verb: functools.partial(self.invoke, verb) for verb in _INVOKED}
+        calls[AGGREGATE] = self.aggregate
+        calls[SEND_FEEDBACK] = self.send_feedback
+        calls[EXPLAIN] = self.explain
+        for verb, method in self._raw_methods.items():
+            if method is not None:
+                calls[verb + RAW] = functools.partial(self.call_raw, verb)
+        return calls
 
     def takes_meta(self, verb: str) -> bool:
         return self._takes_meta[verb]
@@ -200,15 +223,23 @@ class Component:
                 data = None
         return self.outcome(SEND_FEEDBACK, data)
 
-    async def call_raw(self, verb: str, message: Any) -> tuple[bool, Any]:
-        """(True, answer) from the verb's ``*_raw`` method, (False, None) when it declines."""
+    async def call_raw(self, verb: str, message: Any = None) -> Outcome | None:
+        """The answer of the verb's ``*_raw`` method to the protocol's own message, as it is
+        (its tags and metrics are the protocol's business); None when it declines.
+        ``health_status_raw`` takes no message."""
         method = self._raw_methods[verb]
         if method is None:
-            return False, None
+            return None
         try:
-            return True, await self.call(method, message)
+            return Outcome(await self.call(method) if verb == HEALTH_STATUS else await self.call(method, message))
         except _NotImplementedSignal:
-            return False, None
+            return None
+
+    async def explain(self, X: Any, names: list[str]) -> Outcome:
+        """The class's ``explain(X, names)`` (KServe V1 ``:explain``)."""
+        if self._explain is None:
+            raise NotImplementedByModel("Explain not defined")
+        return Outcome(await self.call(self._explain, X, names))
 
     # -- what goes with an answer
 

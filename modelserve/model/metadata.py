@@ -10,26 +10,12 @@ import json
 import logging
 from typing import Any
 
+from modelserve.datatypes import V2_DATATYPES
 from modelserve.errors import BAD_METADATA, ServingError, from_user_exception
 
 logger = logging.getLogger(__name__)
 
 V1_MESSAGE_TYPES = ("tensor", "ndarray", "tftensor", "jsonData", "strData", "binData")
-V2_DATATYPES = (
-    "BOOL",
-    "UINT8",
-    "UINT16",
-    "UINT32",
-    "UINT64",
-    "INT8",
-    "INT16",
-    "INT32",
-    "INT64",
-    "FP16",
-    "FP32",
-    "FP64",
-    "BYTES",
-)
 
 
 class InvalidMetadata(ValueError):

@@ -1,54 +1,29 @@
-"""The REST transport: a plain ASGI application over the Seldon protocol handlers.
+"""The REST transport: a plain ASGI application serving the routes the protocols declare.
 
 No web framework: a route is a dictionary lookup on the path and the method, the body
-is read once, and an endpoint returns ``(status, content_type, body)``.  Every failure,
-ours or the user's, is answered in the protocol's error body with its status code and
-logged once; nothing a client sends can stop the process.
+is read once, and an endpoint (``handlers/``) returns ``(status, content_type, body)``.
+A path belongs to one protocol, whose error format renders every failure on it;
+unknown paths answer 404 in the format of the protocol owning their prefix (else the
+first protocol's).  Every failure, ours or the user's, is logged once; nothing a
+client sends can stop the process.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from importlib import resources
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-import orjson
-
-from modelserve.errors import (
-    METHOD_NOT_ALLOWED,
-    NOT_FOUND,
-    NOT_READY,
-    PAYLOAD_TOO_LARGE,
-    BadRequest,
-    ServingError,
-)
-from modelserve.handlers.seldon import SeldonHandlers
-from modelserve.metrics.recorder import Route
-from modelserve.rest.requests import Request, raw_payload, seldon_message
+from modelserve.errors import METHOD_NOT_ALLOWED, NOT_FOUND, PAYLOAD_TOO_LARGE, BadRequest, ServingError, log_failure
+from modelserve.handlers.contract import HttpEndpoint, HttpRequest, ProtocolHandler, Response
+from modelserve.metrics.recorder import Route, ServerMetrics
 
 logger = logging.getLogger("modelserve.rest")
 
-JSON = b"application/json"
-# (status, content type, body) or (status, content type, body, extra headers)
-Response = tuple[int, bytes, bytes] | tuple[int, bytes, bytes, list[tuple[bytes, bytes]]]
-Endpoint = Callable[[Request], Awaitable[Response]]
-Render = Callable[[ServingError], Response]  # a protocol's error body
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
-
-_DUMPS_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
-_PONG = (200, b"text/html; charset=utf-8", b"pong")
-
-
-def json_response(value: Any, status: int = 200) -> Response:
-    return status, JSON, orjson.dumps(value, option=_DUMPS_OPTIONS)
-
-
-def error_response(error: ServingError) -> Response:
-    return json_response(error.to_dict(), error.status_code)
 
 
 class ClientDisconnected(Exception):
@@ -56,98 +31,45 @@ class ClientDisconnected(Exception):
 
 
 class RestApp:
-    """ASGI application serving the Seldon protocol's routes."""
+    """ASGI application over the HTTP routes of the given protocol handlers."""
 
-    def __init__(self, handlers: SeldonHandlers, max_body_size: int, payload_passthrough: bool = False):
-        self.handlers = handlers
+    def __init__(self, handlers: Sequence[ProtocolHandler], max_body_size: int, metrics: ServerMetrics | None = None):
         self.max_body_size = max_body_size
-        self.payload_passthrough = payload_passthrough
-        self.routes: dict[str, dict[str, Endpoint]] = {}
+        self.routes: dict[str, dict[str, HttpEndpoint]] = {}
+        self.owners: dict[str, ProtocolHandler] = {}  # the protocol of each path: its error format
         # The built-in metrics of each path (None: not recorded, as health probes).
-        self.metrics = handlers.plane.metrics
         self.recorders: dict[str, Route | None] = {}
-        self.unmatched = self.metrics.route("rest", "none", "unmatched") if self.metrics else None
-        # Other protocols' error bodies, by exact path and by prefix (looked up only on errors
-        # and on a route miss, so the Seldon routes stay one dictionary lookup).
-        self.renderers: dict[str, Render] = {}
-        self.prefixes: list[tuple[str, Callable[[str], ServingError], Render]] = []
-        self._openapi = resources.files("modelserve.rest").joinpath("seldon-openapi.json").read_bytes()
-        self._add_seldon_routes()
+        self.prefixes: list[tuple[str, Callable[[str], ServingError], ProtocolHandler]] = []
+        self.default = handlers[0]
+        self.unmatched = metrics.route("rest", "none", "unmatched") if metrics else None
+        for handler in handlers:
+            for route in handler.http_routes():
+                if route.path in self.owners and self.owners[route.path] is not handler:
+                    raise ValueError(f"{route.path} is served by two protocols")
+                for method in route.methods:
+                    self.routes.setdefault(route.path, {})[method] = route.endpoint
+                self.owners[route.path] = handler
+                recorder = None
+                if metrics is not None and not route.probe:
+                    recorder = metrics.route("rest", handler.protocol, route.path)
+                self.recorders[route.path] = recorder
+            for prefix in handler.http_prefixes():
+                self.prefixes.append((prefix.prefix, prefix.not_found, handler))
 
-    def route(
-        self,
-        path: str,
-        methods: tuple[str, ...],
-        endpoint: Endpoint,
-        render: Render | None = None,
-        protocol: str = "seldon",
-        probe: bool = False,
-    ) -> None:
-        """Serve ``path`` (exactly); ``render``: the protocol's error body when not the Seldon one;
-        a ``probe``'s requests (health checks) are left out of the request metrics."""
-        for method in methods:
-            self.routes.setdefault(path, {})[method] = endpoint
-        if render is not None:
-            self.renderers[path] = render
-        self.recorders[path] = None if probe or self.metrics is None else self.metrics.route("rest", protocol, path)
-
-    def prefix(self, prefix: str, not_found: Callable[[str], ServingError], render: Render) -> None:
-        """Unknown paths under ``prefix`` answer ``not_found(path)`` rendered by ``render``."""
-        self.prefixes.append((prefix, not_found, render))
-
-    def _render(self, path: str) -> Render:
-        render = self.renderers.get(path)
-        if render is not None:
-            return render
-        for prefix, _, render in self.prefixes:
+    def _owner(self, path: str) -> ProtocolHandler:
+        owner = self.owners.get(path)
+        if owner is not None:
+            return owner
+        for prefix, _, handler in self.prefixes:
             if path.startswith(prefix):
-                return render
-        return error_response
+                return handler
+        return self.default
 
     def _missing(self, path: str) -> Response:
-        for prefix, not_found, render in self.prefixes:
+        for prefix, not_found, handler in self.prefixes:
             if path.startswith(prefix):
-                return render(not_found(path))
-        return error_response(ServingError(f"No route {path}", 404, NOT_FOUND))
-
-    def _add_seldon_routes(self) -> None:
-        both = ("GET", "POST")
-        post = ("POST",)
-        get = ("GET",)
-        handlers = self.handlers
-        predict = self._passthrough if self.payload_passthrough else self._seldon(handlers.predict, "predict")
-        self.route("/predict", both, predict)
-        self.route("/api/v1.0/predictions", post, predict)
-        self.route("/api/v0.1/predictions", post, predict)
-        self.route("/transform-input", both, self._seldon(handlers.transform_input, "transform_input"))
-        self.route("/transform-output", both, self._seldon(handlers.transform_output, "transform_output"))
-        self.route("/route", both, self._seldon(handlers.route, "route"))
-        self.route("/aggregate", both, self._seldon(handlers.aggregate, "aggregate"))
-        feedback = self._seldon(handlers.send_feedback, "send_feedback")
-        self.route("/send-feedback", both, feedback)
-        self.route("/api/v1.0/feedback", post, feedback)
-        self.route("/api/v0.1/feedback", post, feedback)
-        self.route("/health/ping", get, self.ping, probe=True)
-        self.route("/health/status", get, self.health_status, probe=True)
-        self.route("/api/v1.0/health/status", get, self.health_status, probe=True)
-        self.route("/metadata", get, self.metadata)
-        self.route("/api/v1.0/metadata", get, self.metadata)
-        self.route("/seldon.json", get, self.openapi)
-
-    def _seldon(self, handler: Callable[[Any], Awaitable[Any]], verb: str) -> Endpoint:
-        """An endpoint taking a SeldonMessage; a raw method's answer may choose the status."""
-        if self.handlers.plane.has_raw(verb):
-
-            async def raw_endpoint(request: Request) -> Response:
-                return answer_response(await handler(seldon_message(request)))
-
-            return raw_endpoint
-
-        async def endpoint(request: Request) -> Response:
-            answer = await handler(seldon_message(request))
-            return 200, JSON, orjson.dumps(answer, option=_DUMPS_OPTIONS)
-
-        return endpoint
+                return handler.http_error(not_found(path))
+        return self.default.http_error(ServingError(f"No route {path}", 404, NOT_FOUND))
 
     # -- ASGI
 
@@ -170,10 +92,10 @@ class RestApp:
 
     async def _handle(self, scope: Scope, receive: Receive, send: Send) -> tuple[int, int, int]:
         """Answer one request: (status, request body size, response body size)."""
-        method = scope["method"]
-        methods = self.routes.get(scope["path"])
+        method, path = scope["method"], scope["path"]
+        methods = self.routes.get(path)
         if methods is None:
-            return await _send(send, self._missing(scope["path"]), scope, 0)
+            return await _send(send, self._missing(path), scope, 0)
         endpoint = methods.get(method)
         if endpoint is None:
             allow = ", ".join(sorted(methods)).encode()
@@ -184,21 +106,21 @@ class RestApp:
                     (b"access-control-allow-headers", b"*"),
                 ]
                 return await _send(send, (200, b"text/plain", b""), scope, 0, preflight)
-            response = self._render(scope["path"])(_not_allowed(method, scope["path"], methods))
-            return await _send(send, response, scope, 0, [(b"allow", allow)])
+            allowed = allow.decode()
+            error = ServingError(f"Method {method} not allowed on {path}: use {allowed}", 405, METHOD_NOT_ALLOWED)
+            return await _send(send, self._owner(path).http_error(error), scope, 0, [(b"allow", allow)])
         body = b""
         try:
             body = await self._read_body(scope, receive)
-            request = Request(method, scope["path"], scope["query_string"], scope["headers"], body)
-            response = await endpoint(request)
+            response = await endpoint(HttpRequest(method, path, scope["query_string"], scope["headers"], body))
         except ServingError as error:
-            _log_failure(error, scope)
-            response = self._render(scope["path"])(error)
+            log_failure(f"{method} {path}", error)
+            response = self._owner(path).http_error(error)
         except ClientDisconnected:
             return 499, len(body), 0
         except Exception:
-            logger.exception("internal error on %s %s", method, scope["path"])
-            response = self._render(scope["path"])(ServingError("Internal server error"))
+            logger.exception("internal error on %s %s", method, path)
+            response = self._owner(path).http_error(ServingError("Internal server error"))
         return await _send(send, response, scope, len(body))
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
@@ -226,53 +148,6 @@ class RestApp:
             chunks.append(chunk)
             if not message.get("more_body"):
                 return b"".join(chunks)
-
-    # -- other endpoints
-
-    async def _passthrough(self, request: Request) -> Response:
-        if not self.handlers.plane.has_raw("predict"):
-            raise BadRequest("PAYLOAD_PASSTHROUGH is on but the model has no predict_raw to take the raw payload")
-        return answer_response(await self.handlers.predict(raw_payload(request)))
-
-    async def ping(self, request: Request) -> Response:
-        return _PONG
-
-    async def health_status(self, request: Request) -> Response:
-        if not self.handlers.plane.healthy:
-            raise ServingError("Model is not ready", 503, NOT_READY)
-        return answer_response(await self.handlers.health_status())
-
-    async def metadata(self, request: Request) -> Response:
-        return json_response(self.handlers.plane.model_metadata())
-
-    async def openapi(self, request: Request) -> Response:
-        return 200, JSON, self._openapi
-
-
-def _not_allowed(method: str, path: str, methods: dict[str, Endpoint]) -> ServingError:
-    allowed = ", ".join(sorted(methods))
-    return ServingError(f"Method {method} not allowed on {path}: use {allowed}", 405, METHOD_NOT_ALLOWED)
-
-
-def answer_response(answer: Any) -> Response:
-    """An answer as the handlers return it; raw answers may also be text, bytes or protobuf."""
-    if isinstance(answer, dict):
-        status = answer.get("status")
-        code = status.get("code") if isinstance(status, dict) else None
-        if isinstance(code, int) and not isinstance(code, bool) and 100 <= code <= 599:
-            return json_response(answer, code)
-        return json_response(answer)
-    if isinstance(answer, (bytes, bytearray)):
-        return 200, JSON, bytes(answer)
-    if isinstance(answer, str):
-        return 200, JSON, answer.encode()
-    if hasattr(answer, "DESCRIPTOR"):  # a protobuf message from a *_raw method
-        from google.protobuf import json_format
-
-        return json_response(json_format.MessageToDict(answer))
-    if isinstance(answer, list):
-        return json_response(answer)
-    raise ServingError(f"A raw method returned {type(answer).__name__}: expected a dict, list, str or bytes")
 
 
 async def _send(
@@ -311,21 +186,6 @@ def _content_length(headers: list[tuple[bytes, bytes]]) -> int | None:
             except ValueError:
                 raise BadRequest("Invalid Content-Length header") from None
     return None
-
-
-def _log_failure(error: ServingError, scope: Scope) -> None:
-    if error.status_code >= 500:
-        cause = error.__cause__
-        logger.error(
-            "%s %s failed: %s %s",
-            scope["method"],
-            scope["path"],
-            error.reason,
-            error.message,
-            exc_info=(type(cause), cause, cause.__traceback__) if cause else None,
-        )
-    else:
-        logger.info("%s %s answered %d: %s", scope["method"], scope["path"], error.status_code, error.message)
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

@@ -24,10 +24,10 @@ from opentelemetry.sdk.resources import SERVICE_NAME, OTELResourceDetector, Reso
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 
-from modelserve import __version__
 from modelserve.errors import StartupError
-from modelserve.model.component import VERBS, Component
+from modelserve.model.component import UserCall
 from modelserve.settings import Settings
+from modelserve.version import __version__
 
 logger = logging.getLogger("modelserve.tracing")
 
@@ -229,50 +229,16 @@ class Tracing:
             for service, handlers in methods.items()
         }
 
-    def instrument_component(self, component: Component) -> None:
-        """A child span around every call of the user's methods (on this process's component)."""
-        tracer, model = self.tracer, component.name
-        present = frozenset(verb for verb in VERBS if component.has(verb))
-        raw_present = frozenset(verb for verb in VERBS if component.raw_method(verb) is not None)
-        names = {verb: f"{verb} {model}" for verb in VERBS}
-        raw_names = {verb: f"{verb}_raw {model}" for verb in VERBS}
+    def traced_call(self, model: str, verb: str, call: UserCall) -> UserCall:
+        """The data plane's link: a child span around every call of the user's method ``verb``."""
+        tracer, name = self.tracer, f"{verb} {model}"
+        attributes = {MODEL_NAME: model, MODEL_METHOD: verb, FUNCTION: f"{model}.{verb}"}
 
-        def attributes(method: str) -> dict[str, str]:
-            return {MODEL_NAME: model, MODEL_METHOD: method, FUNCTION: f"{model}.{method}"}
+        async def traced(*args: Any) -> Any:
+            with tracer.start_as_current_span(name, attributes=attributes):
+                return await call(*args)
 
-        span_attributes = {verb: attributes(verb) for verb in VERBS}
-        raw_attributes = {verb: attributes(verb + "_raw") for verb in VERBS}
-        invoke, call_raw = component.invoke, component.call_raw
-        aggregate, send_feedback = component.aggregate, component.send_feedback
-
-        async def traced_invoke(verb: str, X: Any, names_: list[str], meta: dict[str, Any] | None) -> Any:
-            if verb not in present:  # the fallback: no user call
-                return await invoke(verb, X, names_, meta)
-            with tracer.start_as_current_span(names[verb], attributes=span_attributes[verb]):
-                return await invoke(verb, X, names_, meta)
-
-        async def traced_call_raw(verb: str, message: Any) -> tuple[bool, Any]:
-            if verb not in raw_present:
-                return await call_raw(verb, message)
-            with tracer.start_as_current_span(raw_names[verb], attributes=raw_attributes[verb]):
-                return await call_raw(verb, message)
-
-        async def traced_aggregate(features: list[Any], names_: list[list[str]]) -> Any:
-            with tracer.start_as_current_span(names["aggregate"], attributes=span_attributes["aggregate"]):
-                return await aggregate(features, names_)
-
-        async def traced_send_feedback(*args: Any, **kwargs: Any) -> Any:
-            with tracer.start_as_current_span(names["send_feedback"], attributes=span_attributes["send_feedback"]):
-                return await send_feedback(*args, **kwargs)
-
-        # Instance attributes shadow the methods for this object only: nothing changes
-        # for a process without tracing.
-        setattr(component, "invoke", traced_invoke)  # noqa: B010
-        setattr(component, "call_raw", traced_call_raw)  # noqa: B010
-        if "aggregate" in present:
-            setattr(component, "aggregate", traced_aggregate)  # noqa: B010
-        if "send_feedback" in present:
-            setattr(component, "send_feedback", traced_send_feedback)  # noqa: B010
+        return traced
 
     def shutdown(self, timeout: float | None = None) -> None:
         """Export every span still queued, then stop the exporters (a stopping worker).

@@ -7,6 +7,10 @@ import os
 
 from modelserve import tracing
 from modelserve.settings import Settings
+from modelserve.workers.grpc import run_grpc_worker
+from modelserve.workers.rest import run_rest_worker
+from modelserve.workers.single import run_single
+from modelserve.workers.supervisor import Supervisor
 
 logger = logging.getLogger(__name__)
 
@@ -19,13 +23,7 @@ def run(settings: Settings) -> int:
     try:
         tracing.check(settings)
         if settings.debug:
-            from modelserve.workers.single import run_single
-
             return run_single(settings)
-        from modelserve.workers.grpc import run_grpc_worker
-        from modelserve.workers.rest import run_rest_worker
-        from modelserve.workers.supervisor import Supervisor
-
         supervisor = Supervisor(settings)
         return supervisor.run({"rest": run_rest_worker, "grpc": run_grpc_worker})
     finally:

@@ -1,36 +1,49 @@
-"""A gRPC worker: the Seldon gRPC services on the gRPC port, which every gRPC worker binds
-with SO_REUSEPORT so that the kernel spreads connections over them."""
+"""A gRPC worker: the protocols' gRPC services on the gRPC port, which every gRPC worker
+binds with SO_REUSEPORT so that the kernel spreads connections over them."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import signal
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from modelserve import tracing
+from modelserve.workers.assembly import Assembly, assemble, grpc_server
 
 if TYPE_CHECKING:
     from modelserve.workers.supervisor import Slot, Supervisor
 
+logger = logging.getLogger("modelserve.grpc")
+
 
 def run_grpc_worker(supervisor: Supervisor, slot: Slot) -> int:
-    # grpcio is imported here, after the fork: its threads must not exist in the supervisor.
+    # grpcio is imported in the worker, after the fork: its threads must not exist in the supervisor.
     import uvloop
-
-    from modelserve.grpc.server import serve_async
-    from modelserve.metrics import open_metrics
 
     model, settings = supervisor.model, supervisor.settings
     assert model is not None
-    model.load()
-    model.component.set_threads(settings.grpc_user_threads)
-    tracer = tracing.start(settings)
-    if tracer is not None:
-        tracer.instrument_component(model.component)
+    assembly = assemble(model, settings, supervisor.metrics_dir, settings.grpc_user_threads, supervisor.peers_ready)
     try:
-        uvloop.run(serve_async(model, settings, open_metrics(supervisor.metrics_dir, settings), tracer))
-    finally:
-        model.component.close()
-    if tracer is not None:
+        uvloop.run(serve(assembly, supervisor.mark_serving))
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # drained: a second SIGTERM must not cut the export
-        tracer.shutdown()
+    finally:
+        assembly.close()
     return 0
+
+
+async def serve(assembly: Assembly, on_serving: Callable[[], None]) -> None:
+    """Serve gRPC until SIGTERM or SIGINT, then drain for ``graceful_timeout``."""
+    settings = assembly.plane.settings
+    server = grpc_server(assembly, settings)
+    server.bind(settings.host, settings.grpc_port)
+    await server.start()
+    on_serving()
+    logger.info("serving %s: gRPC on %s:%d", settings.interface_name, settings.host, server.port or 0)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    assembly.plane.drain()
+    await server.stop(settings.graceful_timeout)

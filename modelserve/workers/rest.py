@@ -1,74 +1,54 @@
-"""A REST worker: uvicorn serving the REST app on the listening socket it inherited."""
+"""A REST worker: the HTTP server (rest/server.py) serving the REST app on the listening
+socket it inherited from the supervisor, until SIGTERM or its --max-requests, then a drain."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
 import socket
-from collections.abc import Iterator
-from contextlib import contextmanager
-from types import FrameType
 from typing import TYPE_CHECKING
 
-import uvicorn
-
-from modelserve import tracing
-from modelserve.dataplane import DataPlane
-from modelserve.metrics import open_metrics
-from modelserve.server import build_rest_app, served_app, uvicorn_config
+from modelserve.rest.server import HttpServer, connection_limit, limits
+from modelserve.workers.assembly import Assembly, assemble, http_error, rest_app
 
 if TYPE_CHECKING:
     from modelserve.workers.supervisor import Slot, Supervisor
 
 
-ACCEPTED_GRACE = 0.05  # seconds
-
-
-class DrainingServer(uvicorn.Server):
-    """uvicorn's server, telling the data plane it drains as soon as the stop signal comes."""
-
-    def __init__(self, config: uvicorn.Config, plane: DataPlane):
-        super().__init__(config)
-        self.plane = plane
-
-    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        self.plane.drain()
-        super().handle_exit(sig, frame)
-
-    @contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        # uvicorn raises the stop signal again once it has shut down, which would kill the
-        # worker before its own clean-up (the spans still to export): the drain is the
-        # answer to the signal, so the worker then exits normally.
-        with super().capture_signals():
-            yield
-            self._captured_signals.clear()
-
-    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        # uvicorn closes every connection that has no request under way.  One accepted a
-        # moment ago usually has its request on the wire already: stop accepting, give
-        # such requests a moment to arrive (and be answered), then shut down.
-        for server in self.servers:
-            server.close()
-        await asyncio.sleep(ACCEPTED_GRACE)
-        await super().shutdown(sockets)
-
-
 def run_rest_worker(supervisor: Supervisor, slot: Slot) -> int:
+    import uvloop
+
     model, settings = supervisor.model, supervisor.settings
     assert model is not None and isinstance(supervisor.rest_socket, socket.socket)
-    model.load()
-    model.component.set_threads(settings.user_threads, serial=settings.single_threaded)
-    tracer = tracing.start(settings)
-    if tracer is not None:
-        tracer.instrument_component(model.component)
-    app = build_rest_app(model, settings, open_metrics(supervisor.metrics_dir, settings))
-    config = uvicorn_config(served_app(app, settings, tracer), settings)
-    config.limit_max_requests = supervisor.max_requests_for_worker()
-    DrainingServer(config, app.handlers.plane).run(sockets=[supervisor.rest_socket])
-    # Drained: a second SIGTERM (the supervisor's, after a signal sent to the whole
-    # process group) must not turn this clean exit into a death by signal.
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    if tracer is not None:
-        tracer.shutdown()  # export the spans still queued
+    assembly = assemble(model, settings, supervisor.metrics_dir, settings.user_threads, supervisor.peers_ready)
+    try:
+        uvloop.run(serve(assembly, supervisor))
+        # Drained: a second SIGTERM (the supervisor's, after a signal sent to the whole
+        # process group) must not turn this clean exit into a death by signal.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    finally:
+        assembly.close()
     return 0
+
+
+async def serve(assembly: Assembly, supervisor: Supervisor) -> None:
+    settings = assembly.plane.settings
+    stop = asyncio.Event()
+    recycling = False
+
+    def recycle() -> None:
+        nonlocal recycling
+        recycling = True
+        supervisor.leave()  # the supervisor starts the replacement now, not after the drain
+        stop.set()
+
+    server = HttpServer(limits(settings), connection_limit(settings), supervisor.max_requests_for_worker(), recycle)
+    assert supervisor.rest_socket is not None
+    await server.listen(supervisor.rest_socket, rest_app(assembly, settings), http_error(assembly))
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    supervisor.mark_serving()
+    await stop.wait()
+    assembly.plane.drain()
+    await server.drain(settings.graceful_timeout, accept_queued=not recycling)

@@ -2,8 +2,8 @@
 
 The simplest setup for development: no fork, so a debugger or ``print`` sees every
 call.  The model is loaded once and the REST app and the gRPC server share its data
-plane.  SIGTERM or SIGINT drains both: health turns not-ready, then uvicorn and the
-gRPC server let calls in flight finish (``--graceful-timeout``).
+plane.  SIGTERM or SIGINT drains both: health turns not-ready, then the HTTP server and
+the gRPC server let calls in flight finish (``--graceful-timeout``).
 """
 
 from __future__ import annotations
@@ -11,34 +11,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import uvicorn
-
-from modelserve import logs, tracing
+from modelserve import logs
 from modelserve.access_log import AccessLogApp
 from modelserve.errors import StartupError
-from modelserve.metrics import Aggregator, Exposition, make_directory, open_metrics, remove_directory
+from modelserve.metrics import Exposition, MetricsMerger, make_directory, remove_directory
 from modelserve.metrics.app import MetricsApp
-from modelserve.model import LoadedModel, load_model
+from modelserve.model import build_model
 from modelserve.pushgateway import AsyncPusher
-from modelserve.server import PortRouter, bind, build_rest_app, served_app, uvicorn_config
+from modelserve.rest.server import HttpServer, connection_limit, limits
 from modelserve.settings import Settings
-
-if TYPE_CHECKING:
-    from modelserve.tracing.otel import Tracing
+from modelserve.workers.assembly import Assembly, assemble, grpc_server, http_error, rest_app
+from modelserve.workers.sockets import bind, close_to_new_connections
 
 logger = logging.getLogger("modelserve.single")
-
-
-class _Uvicorn(uvicorn.Server):
-    """uvicorn without its own signal handlers: this process stops every server itself."""
-
-    @contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
 
 
 def run_single(settings: Settings) -> int:
@@ -47,36 +34,33 @@ def run_single(settings: Settings) -> int:
     logs.set_worker("single")
     if settings.http_port == settings.metrics_port:
         raise StartupError(f"the HTTP and metrics ports must differ (both {settings.http_port})")
-    model = load_model(settings)
-    tracer = tracing.start(settings)
-    if tracer is not None:
-        tracer.instrument_component(model.component)
     directory = make_directory()
     try:
-        uvloop.run(serve_all(model, settings, directory, tracer))
+        assembly = assemble(build_model(settings), settings, directory, settings.user_threads)
+        try:
+            uvloop.run(serve_all(assembly, settings, directory))
+        finally:
+            assembly.close()
     finally:
-        model.component.close()
         remove_directory(directory)
-        if tracer is not None:
-            tracer.shutdown()
     return 0
 
 
-async def serve_all(model: LoadedModel, settings: Settings, metrics_dir: str, tracer: Tracing | None = None) -> None:
-    rest = build_rest_app(model, settings, open_metrics(metrics_dir, settings))
-    plane = rest.handlers.plane
-    sockets = [bind(settings.host, settings.http_port), bind(settings.host, settings.metrics_port)]
-    render = Exposition(Aggregator(metrics_dir)).render
+async def serve_all(assembly: Assembly, settings: Settings, metrics_dir: str) -> None:
+    plane = assembly.plane
+    rest_socket, metrics_socket = bind(settings.host, settings.http_port), bind(settings.host, settings.metrics_port)
+    render = Exposition(MetricsMerger(metrics_dir)).render
     metrics: Any = MetricsApp(settings.metrics_endpoint, render)
     if settings.access_log and not settings.filter_metrics_logs:
         metrics = AccessLogApp(metrics)
-    app = PortRouter({settings.http_port: served_app(rest, settings, tracer), settings.metrics_port: metrics})
-    web = _Uvicorn(uvicorn_config(app, settings))
-    grpc_server: Any = None
+    web = HttpServer(limits(settings), connection_limit(settings))
+    await web.listen(rest_socket, rest_app(assembly, settings), http_error(assembly))
+    await web.listen(metrics_socket, metrics, http_error(assembly))
+    grpc: Any = None
     if settings.grpc_workers > 0:
-        from modelserve.grpc.server import grpc_handlers, start_grpc_server
-
-        grpc_server = await start_grpc_server(grpc_handlers(plane, settings), settings, tracer)
+        grpc = grpc_server(assembly, settings)
+        grpc.bind(settings.host, settings.grpc_port)
+        await grpc.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -84,25 +68,18 @@ async def serve_all(model: LoadedModel, settings: Settings, metrics_dir: str, tr
     logger.info(
         "serving %s in one process: REST on %s:%d, gRPC on %s, metrics on :%d%s",
         settings.interface_name, settings.host, settings.http_port,
-        f"{settings.host}:{grpc_server.port}" if grpc_server else "(off)",
+        f"{settings.host}:{grpc.port}" if grpc else "(off)",
         settings.metrics_port, settings.metrics_endpoint,
     )
-    web_task = asyncio.create_task(web.serve(sockets=sockets))
     pusher = AsyncPusher(settings, render) if settings.pushgateway_enabled else None
     if pusher is not None:
         pusher.start()
-    stop_task = asyncio.create_task(stop.wait())
-    try:
-        await asyncio.wait((web_task, stop_task), return_when=asyncio.FIRST_COMPLETED)
-        plane.drain()
-        web.should_exit = True
-        draining = [web_task]
-        if grpc_server is not None:
-            draining.append(asyncio.ensure_future(grpc_server.stop(settings.graceful_timeout)))
-        await asyncio.gather(*draining)
-        if pusher is not None:
-            await pusher.stop()  # drained: the final counts are in
-    finally:
-        stop_task.cancel()
-        for sock in sockets:
-            sock.close()
+    await stop.wait()
+    plane.drain()
+    close_to_new_connections(rest_socket)
+    draining = [asyncio.ensure_future(web.drain(settings.graceful_timeout, accept_queued=True))]
+    if grpc is not None:
+        draining.append(asyncio.ensure_future(grpc.stop(settings.graceful_timeout)))
+    await asyncio.gather(*draining)
+    if pusher is not None:
+        await pusher.stop()  # drained: the final counts are in

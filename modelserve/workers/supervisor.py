@@ -32,17 +32,21 @@ from dataclasses import dataclass, field
 
 from modelserve import logs
 from modelserve.errors import StartupError
-from modelserve.metrics import Aggregator, Exposition, make_directory, remove_directory
+from modelserve.metrics import Exposition, MetricsMerger, make_directory, remove_directory
 from modelserve.model import LoadedModel, build_model
 from modelserve.pushgateway import SelectorPusher
-from modelserve.server import bind
 from modelserve.settings import Settings
+from modelserve.workers.board import LEAVING, NOT_SERVING, SERVING, WorkerBoard
 from modelserve.workers.metrics_server import MetricsServer
+from modelserve.workers.sockets import bind, close_to_new_connections
 
 logger = logging.getLogger("modelserve.supervisor")
 
 EXIT_STARTUP_FAILED = 3
-_HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGCHLD)
+# A worker that dies this many times in a row before serving (an import error, a crash in
+# its start-up) stops the server, as a model that cannot load does.
+MAX_STARTUP_CRASHES = 5
+_HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGCHLD, signal.SIGUSR2)
 _MIN_DELAY, _MAX_DELAY, _STABLE_AFTER = 0.1, 10.0, 10.0
 
 
@@ -57,6 +61,8 @@ class Slot:
     failures: int = 0
     restart_at: float | None = None
     generation: int = field(default=0)
+    position: int = 0  # on the worker board
+    startup_crashes: int = 0  # deaths in a row before serving
 
     @property
     def name(self) -> str:
@@ -71,8 +77,8 @@ class Supervisor:
         self.settings = settings
         # Every worker records into its own file here; the metrics port merges them.
         self.metrics_dir = make_directory()
-        self.aggregator = Aggregator(self.metrics_dir)
-        self.render_metrics: Callable[[str], tuple[bytes, str]] = Exposition(self.aggregator).render
+        self.merger = MetricsMerger(self.metrics_dir)
+        self.render_metrics: Callable[[str], tuple[bytes, str]] = Exposition(self.merger).render
         self.model: LoadedModel | None = None
         self.rest_socket: socket.socket | None = None
         self.grpc_reservation: socket.socket | None = None
@@ -84,6 +90,9 @@ class Supervisor:
         self._selector: selectors.BaseSelector | None = None
         self._wakeup: tuple[int, int] | None = None
         self._targets: dict[str, WorkerTarget] = {}
+        self.board: WorkerBoard | None = None
+        self.leaving: dict[int, Slot] = {}  # pid -> slot of workers draining after a recycle
+        self.slot: Slot | None = None  # in a worker: its own slot
 
     # -- start
 
@@ -118,6 +127,9 @@ class Supervisor:
             self.model.load()
         self.slots = [Slot("rest", i) for i in range(settings.workers)]
         self.slots += [Slot("grpc", i) for i in range(settings.grpc_workers)]
+        for position, slot in enumerate(self.slots):
+            slot.position = position
+        self.board = WorkerBoard([slot.kind for slot in self.slots])
         self._install_signals()
         logger.info(
             "serving %s: REST on %s:%d (%d workers), gRPC on %s:%d (%d workers), metrics on :%d%s",
@@ -169,6 +181,7 @@ class Supervisor:
             if self.pusher is not None:
                 self.pusher.close_after_fork()
             logs.set_worker(slot.name)
+            self.slot = slot
             if self.grpc_reservation is not None:
                 self.grpc_reservation.close()
             if slot.kind != "rest" and self.rest_socket is not None:
@@ -187,6 +200,21 @@ class Supervisor:
             sys.stdout.flush()
             sys.stderr.flush()
         return code
+
+    def peers_ready(self) -> bool:
+        """In a worker: whether every kind of worker of the server has one serving."""
+        return self.board is None or self.board.all_kinds_serving()
+
+    def mark_serving(self) -> None:
+        """In a worker: its transport is listening."""
+        if self.board is not None and self.slot is not None:
+            self.board.set(self.slot.position, SERVING)
+
+    def leave(self) -> None:
+        """In a worker that recycles itself: have the supervisor start its replacement now."""
+        if self.board is not None and self.slot is not None:
+            self.board.set(self.slot.position, LEAVING)
+            os.kill(os.getppid(), signal.SIGUSR2)
 
     def max_requests_for_worker(self) -> int | None:
         settings = self.settings
@@ -241,7 +269,22 @@ class Supervisor:
                 self.stop(f"received {signal.Signals(signum).name}")
             elif signum == signal.SIGQUIT:
                 self.stop("received SIGQUIT", fast=True)
+            elif signum == signal.SIGUSR2:
+                self._replace_leaving()
         self._reap()
+
+    def _replace_leaving(self) -> None:
+        """Workers that recycle themselves are replaced before they have drained (make before break)."""
+        if self.board is None or self.stopping:
+            return
+        for slot in self.slots:
+            if slot.pid is not None and self.board.state(slot.position) == LEAVING:
+                logger.info("worker %s (pid %d) recycles: starting its replacement", slot.name, slot.pid)
+                self.leaving[slot.pid] = slot
+                self.board.set(slot.position, NOT_SERVING)
+                slot.pid = None
+                slot.failures = slot.startup_crashes = 0
+                self._spawn(slot)
 
     def _reap(self) -> None:
         while True:
@@ -251,14 +294,22 @@ class Supervisor:
                 return
             if pid == 0:
                 return
+            left = self.leaving.pop(pid, None)
+            if left is not None:
+                self.merger.retire(pid)
+                logger.info("worker %s (pid %d) drained and left (%s)", left.name, pid, _describe_status(status))
+                continue
             slot = next((s for s in self.slots if s.pid == pid), None)
             if slot is not None:
                 self._worker_exited(slot, status)
 
     def _worker_exited(self, slot: Slot, status: int) -> None:
         if slot.pid is not None:
-            self.aggregator.retire(slot.pid)
+            self.merger.retire(slot.pid)
         slot.pid = None
+        served = self.board is not None and self.board.state(slot.position) != NOT_SERVING
+        if self.board is not None:
+            self.board.set(slot.position, NOT_SERVING)
         code = os.waitstatus_to_exitcode(status)
         lived = time.monotonic() - slot.started
         if self.stopping:
@@ -268,6 +319,16 @@ class Supervisor:
             logger.error("worker %s failed to start; stopping the server", slot.name)
             self.exit_code = 1
             self.stop("a worker failed to start")
+            return
+        slot.startup_crashes = 0 if served else slot.startup_crashes + 1
+        if slot.startup_crashes >= MAX_STARTUP_CRASHES:
+            logger.error(
+                "%s worker %s died %d times in a row before serving (%s): stopping the server; "
+                "its log above says why",
+                slot.kind, slot.name, slot.startup_crashes, _describe(code),
+            )
+            self.exit_code = 1
+            self.stop(f"{slot.kind} workers cannot start")
             return
         if code == 0:
             slot.failures = 0  # a planned exit (--max-requests): replace it at once
@@ -280,8 +341,11 @@ class Supervisor:
                            lived, delay)
         slot.restart_at = time.monotonic() + delay
 
+    def _pids(self) -> list[int]:
+        return [slot.pid for slot in self.slots if slot.pid is not None] + list(self.leaving)
+
     def _alive(self) -> bool:
-        return any(slot.pid is not None for slot in self.slots)
+        return bool(self._pids())
 
     # -- stop
 
@@ -291,8 +355,12 @@ class Supervisor:
         if not self.stopping:
             logger.info("shutting down: %s; draining for up to %.0fs", why, self.settings.graceful_timeout)
         self.stopping = True
-        # Stop listening first: the workers' copies close as they drain.
+        # No new connection may enter the accept queue, but the queued ones stay for the
+        # workers to answer (they stop listening once it is empty); the supervisor's copy
+        # of the socket closes now, the workers' as they drain.
         if self.rest_socket is not None:
+            if not fast and not close_to_new_connections(self.rest_socket):
+                logger.warning("cannot close the accept queue to new connections: queued ones may be reset")
             self.rest_socket.close()
             self.rest_socket = None
         if self.grpc_reservation is not None:
@@ -301,22 +369,28 @@ class Supervisor:
         self._kill_all(signal.SIGKILL if fast else signal.SIGTERM)
 
     def _kill_all(self, signum: int) -> None:
-        for slot in self.slots:
-            if slot.pid is not None:
-                try:
-                    os.kill(slot.pid, signum)
-                except ProcessLookupError:
-                    pass
+        for pid in self._pids():
+            try:
+                os.kill(pid, signum)
+            except ProcessLookupError:
+                pass
 
     def _cleanup(self) -> None:
         self._kill_all(signal.SIGKILL)
+        for pid in list(self.leaving):
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+            self.merger.retire(pid)
+        self.leaving.clear()
         for slot in self.slots:
             if slot.pid is not None:
                 try:
                     os.waitpid(slot.pid, 0)
                 except ChildProcessError:
                     pass
-                self.aggregator.retire(slot.pid)
+                self.merger.retire(slot.pid)
                 slot.pid = None
         if self.metrics is not None:
             self.metrics.close(self._selector)
@@ -331,11 +405,17 @@ class Supervisor:
             os.close(self._wakeup[1])
         for signum in _HANDLED_SIGNALS:
             signal.signal(signum, signal.SIG_DFL)
+        if self.board is not None:
+            self.board.close()
         remove_directory(self.metrics_dir)
 
 
 def _note_signal(signum: int, frame: object) -> None:
     """Signals are read from the wakeup pipe by the loop; the handler does nothing."""
+
+
+def _describe_status(status: int) -> str:
+    return _describe(os.waitstatus_to_exitcode(status))
 
 
 def _describe(code: int) -> str:

@@ -9,11 +9,10 @@ import orjson
 import pytest
 from google.protobuf import any_pb2, json_format
 
-from modelserve.codecs import seldon_proto
+from modelserve.codecs import messages, protowire, seldon_proto
 from modelserve.codecs.seldon import SeldonJsonCodec
 from modelserve.codecs.seldon_proto import SeldonProtoCodec
 from modelserve.errors import BadRequest, ServingError
-from modelserve.grpc import messages, wire
 from modelserve.model.component import Outcome, default_names
 
 
@@ -457,20 +456,20 @@ def test_list_value_bytes_are_protobufs_own(shape: tuple[int, ...]) -> None:
     array.flat[0] = -0.0
     reference = messages.ListValue()
     reference.extend(array.tolist())
-    assert wire.list_value_bytes(array) == reference.SerializeToString()
-    back = wire.read_list_value(reference.SerializeToString())
+    assert protowire.list_value_bytes(array) == reference.SerializeToString()
+    back = protowire.read_list_value(reference.SerializeToString())
     assert back is not None and back.shape == shape and np.array_equal(back, array)
     assert np.signbit(back.flat[0])
 
 
 def test_list_value_of_special_doubles_and_ints() -> None:
     array = np.array([[np.nan, np.inf], [-np.inf, 2**53]])
-    back = wire.read_list_value(wire.list_value_bytes(array))
+    back = protowire.read_list_value(protowire.list_value_bytes(array))
     assert back is not None and np.array_equal(back, array, equal_nan=True)
     ints = np.array([[1, 2]], dtype=np.int64)
-    assert wire.list_value_bytes(ints) == wire.list_value_bytes(ints.astype(float))
-    assert wire.fits_list_value(ints) and not wire.fits_list_value(np.array([True]))
-    assert not wire.fits_list_value(np.zeros((2, 0))) and not wire.fits_list_value(np.array(1.0))
+    assert protowire.list_value_bytes(ints) == protowire.list_value_bytes(ints.astype(float))
+    assert protowire.fits_list_value(ints) and not protowire.fits_list_value(np.array([True]))
+    assert not protowire.fits_list_value(np.zeros((2, 0))) and not protowire.fits_list_value(np.array(1.0))
 
 
 @pytest.mark.parametrize(
@@ -491,25 +490,25 @@ def test_list_value_of_special_doubles_and_ints() -> None:
 def test_read_list_value_leaves_the_rest_to_python(values: list[Any]) -> None:
     lv = messages.ListValue()
     lv.extend(values)
-    assert wire.read_list_value(lv.SerializeToString()) is None
+    assert protowire.read_list_value(lv.SerializeToString()) is None
 
 
 def test_read_tensor_takes_unpacked_and_negative_fields() -> None:
     # shape [-1, 2] unpacked (varints), one value unpacked, then two packed
     data = b"\x08" + b"\xff" * 9 + b"\x01" + b"\x08\x02" + b"\x11" + np.float64(1.5).tobytes()
     data += b"\x12\x10" + np.array([2.5, 3.5]).tobytes()
-    shape, values = wire.read_tensor(data)
+    shape, values = protowire.read_tensor(data)
     assert shape == [-1, 2]
     assert values.tolist() == [1.5, 2.5, 3.5]
     with pytest.raises(ValueError):
-        wire.read_tensor(b"\x12\x09" + bytes(9))
+        protowire.read_tensor(b"\x12\x09" + bytes(9))
 
 
 def test_tensor_bytes_are_protobufs_own() -> None:
     array = np.arange(12.0).reshape(3, 4)
     reference = messages.Tensor(shape=[3, 4], values=array.ravel().tolist())
-    assert wire.tensor_bytes(array) == reference.SerializeToString()
-    assert wire.tensor_bytes(np.zeros((0,))) == messages.Tensor(shape=[0]).SerializeToString()
+    assert protowire.tensor_bytes(array) == reference.SerializeToString()
+    assert protowire.tensor_bytes(np.zeros((0,))) == messages.Tensor(shape=[0]).SerializeToString()
 
 
 def test_big_payloads_round_trip() -> None:

@@ -15,7 +15,7 @@ import pytest
 from google.protobuf import json_format
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from modelserve.grpc import messages
+from modelserve.codecs import messages
 from tests.conftest import RunningServer
 
 

@@ -24,12 +24,12 @@ from google.protobuf import (
     struct_pb2,
 )
 
-from modelserve.grpc import messages
+from modelserve.codecs import messages
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("MODELSERVE_SHARED", REPO.parent / "shared"))
 PUBLIC_DESC = SHARED / "conformance" / "seldon" / "protos.desc"
-OURS_DESC = REPO / "modelserve" / "grpc" / "seldon.desc"
+OURS_DESC = REPO / "modelserve" / "codecs" / "protos.desc"
 Field = descriptor_pb2.FieldDescriptorProto
 
 needs_public = pytest.mark.skipif(not PUBLIC_DESC.exists(), reason=f"no public descriptors at {PUBLIC_DESC}")
@@ -220,7 +220,7 @@ def test_default_pool_registrations_do_not_clash() -> None:
         f"fds = descriptor_pb2.FileDescriptorSet.FromString(open({str(PUBLIC_DESC)!r}, 'rb').read())\n"
         "for f in fds.file: descriptor_pool.Default().Add(f)\n"
     )
-    ours = "from modelserve.grpc import messages\nassert messages.SeldonMessage(strData='x').SerializeToString()\n"
+    ours = "from modelserve.codecs import messages\nassert messages.SeldonMessage(strData='x').SerializeToString()\n"
     for script in (register + ours, ours + register):
         subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
 

@@ -16,7 +16,7 @@ from google.protobuf import descriptor_pb2, descriptor_pool, json_format
 from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from modelserve.grpc import messages
+from modelserve.codecs import messages
 from tests.grpc.conftest import GrpcProcess
 
 NDARRAY_2D = {"data": {"ndarray": [[1, 2], [3, 4], [5, 6]]}}

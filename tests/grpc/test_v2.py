@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from modelserve.grpc import messages
+from modelserve.codecs import messages
 from tests.grpc.conftest import GrpcProcess
 
 SERVICE = "inference.GRPCInferenceService"

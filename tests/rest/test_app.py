@@ -1,4 +1,5 @@
-"""The REST transport against real `modelserve serve` processes."""
+"""The REST app: the Seldon protocol's routes, in process (tests/rest/conftest.py), and the
+behaviours that need a real server process."""
 
 from __future__ import annotations
 
@@ -11,49 +12,52 @@ import httpx
 import pytest
 
 from tests.conftest import RunningServer
+from tests.rest.conftest import AppClient
 
 
 @pytest.fixture(scope="module")
-def identity() -> Iterator[RunningServer]:
-    server = RunningServer("IdentityModel").wait_ready()
-    yield server
-    server.stop()
+def identity() -> Iterator[AppClient]:
+    client = AppClient("IdentityModel")
+    yield client
+    client.close()
 
 
 @pytest.fixture(scope="module")
-def scoring() -> Iterator[RunningServer]:
-    server = RunningServer(
+def scoring() -> Iterator[AppClient]:
+    client = AppClient(
         "ScoringModel",
         "--parameters",
         '[{"name": "offset", "value": "0.5", "type": "FLOAT"}]',
         env={"PREDICTIVE_UNIT_ID": "scorer", "PREDICTIVE_UNIT_IMAGE": "repo/scorer:1.2"},
-    ).wait_ready()
-    yield server
-    server.stop()
+    )
+    yield client
+    client.close()
 
 
-def post(server: RunningServer, path: str, body: object, **kwargs: object) -> httpx.Response:
-    return httpx.post(server.url + path, json=body, **kwargs)  # type: ignore[arg-type]
+def post(server: AppClient | RunningServer, path: str, body: object, **kwargs: object) -> httpx.Response:
+    if isinstance(server, RunningServer):
+        return httpx.post(server.url + path, json=body, **kwargs)  # type: ignore[arg-type]
+    return server.post(path, json=body, **kwargs)
 
 
 # -- payload kinds and mirroring
 
 
 @pytest.mark.parametrize("path", ["/predict", "/api/v1.0/predictions", "/api/v0.1/predictions"])
-def test_ndarray_ints_stay_ints(identity: RunningServer, path: str) -> None:
+def test_ndarray_ints_stay_ints(identity: AppClient, path: str) -> None:
     answer = post(identity, path, {"data": {"ndarray": [[1, 2], [3, 4]]}})
     assert answer.status_code == 200
     assert answer.json() == {"data": {"names": ["t:0", "t:1"], "ndarray": [[1, 2], [3, 4]]}, "meta": {}}
 
 
-def test_tensor_answers_tensor(identity: RunningServer) -> None:
+def test_tensor_answers_tensor(identity: AppClient) -> None:
     body = {"data": {"names": ["a", "b", "c"], "tensor": {"shape": [2, 3], "values": [1.5, 2, 3, 4, 5, 6]}}}
     answer = post(identity, "/predict", body).json()
     assert answer["data"]["tensor"] == {"shape": [2, 3], "values": [1.5, 2.0, 3.0, 4.0, 5.0, 6.0]}
     assert answer["data"]["names"] == ["t:0", "t:1", "t:2"]
 
 
-def test_tftensor_without_tensorflow(identity: RunningServer) -> None:
+def test_tftensor_without_tensorflow(identity: AppClient) -> None:
     content = base64.b64encode(bytes([0, 0, 128, 63, 0, 0, 0, 64])).decode()  # float32 1.0, 2.0
     body = {
         "data": {"tftensor": {"dtype": "DT_FLOAT", "tensorShape": {"dim": [{"size": "2"}]}, "tensorContent": content}}
@@ -71,11 +75,11 @@ def test_tftensor_without_tensorflow(identity: RunningServer) -> None:
         ({"binData": "AAH/"}, {"binData": "AAH/", "meta": {}}),
     ],
 )
-def test_opaque_payloads_round_trip(identity: RunningServer, body: dict, expected: dict) -> None:
+def test_opaque_payloads_round_trip(identity: AppClient, body: dict, expected: dict) -> None:
     assert post(identity, "/predict", body).json() == expected
 
 
-def test_meta_puid_tags_and_request_path_come_back(identity: RunningServer) -> None:
+def test_meta_puid_tags_and_request_path_come_back(identity: AppClient) -> None:
     body = {"meta": {"puid": "p-1", "tags": {"t": 1}, "requestPath": {"up": "img:1"}}, "data": {"ndarray": [1]}}
     assert post(identity, "/predict", body).json()["meta"] == {
         "puid": "p-1",
@@ -84,18 +88,18 @@ def test_meta_puid_tags_and_request_path_come_back(identity: RunningServer) -> N
     }
 
 
-def test_form_query_and_multipart_forms(identity: RunningServer) -> None:
+def test_form_query_and_multipart_forms(identity: AppClient) -> None:
     message = json.dumps({"data": {"ndarray": [[7, 8]]}})
     expected = {"data": {"names": ["t:0", "t:1"], "ndarray": [[7, 8]]}, "meta": {}}
-    assert httpx.post(identity.url + "/predict", data={"json": message}).json() == expected
-    assert httpx.get(identity.url + "/predict", params={"json": message}).json() == expected
-    multipart = httpx.post(identity.url + "/predict", files={"data": (None, '{"ndarray": [[7, 8]]}')})
+    assert identity.post("/predict", data={"json": message}).json() == expected
+    assert identity.get("/predict", params={"json": message}).json() == expected
+    multipart = identity.post("/predict", files={"data": (None, '{"ndarray": [[7, 8]]}')})
     assert multipart.json() == expected
-    binary = httpx.post(identity.url + "/predict", files={"binData": ("x.bin", b"\x00\x01\xff")})
+    binary = identity.post("/predict", files={"binData": ("x.bin", b"\x00\x01\xff")})
     assert binary.json()["binData"] == base64.b64encode(b"\x00\x01\xff").decode()
 
 
-def test_large_tensor(identity: RunningServer) -> None:
+def test_large_tensor(identity: AppClient) -> None:
     values = [float(i % 10) for i in range(100_000)]
     answer = post(identity, "/predict", {"data": {"tensor": {"shape": [1, 100_000], "values": values}}})
     assert answer.json()["data"]["tensor"]["values"] == values
@@ -104,7 +108,7 @@ def test_large_tensor(identity: RunningServer) -> None:
 # -- every verb of the contract
 
 
-def test_predict_with_parameters_class_names_and_tags(scoring: RunningServer) -> None:
+def test_predict_with_parameters_class_names_and_tags(scoring: AppClient) -> None:
     answer = post(scoring, "/predict", {"data": {"ndarray": [[1, 2], [3, 4]]}, "meta": {"tags": {"in": "x"}}}).json()
     assert answer["data"] == {"names": ["low", "high"], "ndarray": [[3.5, 2.0], [7.5, 4.0]]}
     assert answer["meta"]["tags"] == {"in": "x", "model": "scoring"}
@@ -112,7 +116,7 @@ def test_predict_with_parameters_class_names_and_tags(scoring: RunningServer) ->
     assert answer["meta"]["requestPath"] == {"scorer": "repo/scorer:1.2"}
 
 
-def test_transforms_and_runtime_response(scoring: RunningServer) -> None:
+def test_transforms_and_runtime_response(scoring: AppClient) -> None:
     answer = post(scoring, "/transform-input", {"data": {"tensor": {"shape": [2], "values": [1, 2]}}}).json()
     assert answer["data"]["tensor"] == {"shape": [2], "values": [2, 3]}
     answer = post(scoring, "/transform-output", {"data": {"ndarray": [1, 2]}}).json()
@@ -121,7 +125,7 @@ def test_transforms_and_runtime_response(scoring: RunningServer) -> None:
     assert {"type": "GAUGE", "key": "scale", "value": 10} in answer["meta"]["metrics"]
 
 
-def test_route_aggregate_feedback(scoring: RunningServer) -> None:
+def test_route_aggregate_feedback(scoring: AppClient) -> None:
     route = post(scoring, "/route", {"data": {"ndarray": [[5, 1]]}, "meta": {"tags": {"dropped": 1}}}).json()
     assert route["data"] == {"names": ["low", "high"], "ndarray": [[1]]}  # class_names, as the original
     assert route["meta"]["tags"] == {"model": "scoring"}
@@ -136,25 +140,25 @@ def test_route_aggregate_feedback(scoring: RunningServer) -> None:
         assert post(scoring, path, feedback).json()["data"]["ndarray"] == [[0.5, 1]]
 
 
-def test_health_metadata_openapi(scoring: RunningServer) -> None:
-    ping = httpx.get(scoring.url + "/health/ping")
+def test_health_metadata_openapi(scoring: AppClient) -> None:
+    ping = scoring.get("/health/ping")
     assert (ping.status_code, ping.text, ping.headers["content-type"]) == (200, "pong", "text/html; charset=utf-8")
     for path in ("/health/status", "/api/v1.0/health/status"):
-        assert httpx.get(scoring.url + path).json()["jsonData"] == {"loaded": True}
+        assert scoring.get(path).json()["jsonData"] == {"loaded": True}
     for path in ("/metadata", "/api/v1.0/metadata"):
-        metadata = httpx.get(scoring.url + path).json()
+        metadata = scoring.get(path).json()
         assert metadata["name"] == "scoring" and metadata["versions"] == ["1"]
-    openapi = httpx.get(scoring.url + "/seldon.json").json()
+    openapi = scoring.get("/seldon.json").json()
     assert openapi["openapi"].startswith("3.") and "/predict" in openapi["paths"]
 
 
-def test_async_methods_are_awaited(start_server) -> None:  # type: ignore[no-untyped-def]
-    server = start_server("AsyncModel")
+def test_async_methods_are_awaited(app) -> None:  # type: ignore[no-untyped-def]
+    server = app("AsyncModel")
     assert post(server, "/predict", {"data": {"ndarray": [1, 2]}}).json()["data"]["ndarray"] == [2, 4]
 
 
-def test_package_module_class(start_server) -> None:  # type: ignore[no-untyped-def]
-    server = start_server("pkg.models.Doubler")
+def test_package_module_class(app) -> None:  # type: ignore[no-untyped-def]
+    server = app("pkg.models.Doubler")
     assert post(server, "/predict", {"data": {"ndarray": [3]}}).json()["data"]["ndarray"] == [6]
 
 
@@ -186,28 +190,28 @@ def assert_seldon_error(answer: httpx.Response, status: int, reason: str | None 
         (b"json=%7Bnot", {"content-type": "application/x-www-form-urlencoded"}),
     ],
 )
-def test_bad_input_is_400(identity: RunningServer, content: bytes, headers: dict) -> None:
-    assert_seldon_error(httpx.post(identity.url + "/predict", content=content, headers=headers), 400)
+def test_bad_input_is_400(identity: AppClient, content: bytes, headers: dict) -> None:
+    assert_seldon_error(identity.post("/predict", content=content, headers=headers), 400)
 
 
-def test_json_without_content_type_is_read(identity: RunningServer) -> None:
-    answer = httpx.post(identity.url + "/predict", content=b'{"strData": "x"}', headers={"content-type": ""})
+def test_json_without_content_type_is_read(identity: AppClient) -> None:
+    answer = identity.post("/predict", content=b'{"strData": "x"}', headers={"content-type": ""})
     assert answer.json() == {"strData": "x", "meta": {}}
 
 
-def test_routes_and_methods(identity: RunningServer) -> None:
-    assert_seldon_error(httpx.get(identity.url + "/nope"), 404)
-    assert_seldon_error(httpx.get(identity.url + "/metrics"), 404)
-    not_allowed = httpx.put(identity.url + "/predict", json={})
+def test_routes_and_methods(identity: AppClient) -> None:
+    assert_seldon_error(identity.get("/nope"), 404)
+    assert_seldon_error(identity.get("/metrics"), 404)
+    not_allowed = identity.put("/predict", json={})
     assert_seldon_error(not_allowed, 405)
     assert not_allowed.headers["allow"] == "GET, POST"
-    assert_seldon_error(httpx.post(identity.url + "/metadata"), 405)
-    assert_seldon_error(httpx.get(identity.url + "/predict"), 400)  # GET without ?json=
+    assert_seldon_error(identity.post("/metadata"), 405)
+    assert_seldon_error(identity.get("/predict"), 400)  # GET without ?json=
     assert_seldon_error(post(identity, "/aggregate", [{"data": {"ndarray": [1]}}]), 400)  # no aggregate
 
 
-def test_oversized_body_is_413(start_server) -> None:  # type: ignore[no-untyped-def]
-    server = start_server("IdentityModel", "--max-body-size", "1K")
+def test_oversized_body_is_413(app) -> None:  # type: ignore[no-untyped-def]
+    server = app("IdentityModel", "--max-body-size", "1K")
     body = {"data": {"ndarray": list(range(1000))}}
     assert_seldon_error(post(server, "/predict", body), 413)
     assert post(server, "/predict", {"data": {"ndarray": [1]}}).status_code == 200
@@ -224,20 +228,20 @@ def test_user_errors_keep_their_status_and_never_kill_the_worker(start_server) -
     assert server.output().count("model crashed") >= 1  # logged
 
 
-def test_bad_custom_metric_is_500(start_server) -> None:  # type: ignore[no-untyped-def]
-    server = start_server("BadMetricModel")
+def test_bad_custom_metric_is_500(app) -> None:  # type: ignore[no-untyped-def]
+    server = app("BadMetricModel")
     assert_seldon_error(post(server, "/predict", {"strData": "x"}), 500, "MICROSERVICE_BAD_METRIC")
 
 
-def test_raw_status_code_and_passthrough(start_server) -> None:  # type: ignore[no-untyped-def]
-    server = start_server("RawModel")
+def test_raw_status_code_and_passthrough(app) -> None:  # type: ignore[no-untyped-def]
+    server = app("RawModel")
     answer = post(server, "/predict", {"jsonData": {"code": 201}})
     assert answer.status_code == 201
     assert answer.json()["jsonData"] == {"echo": {"code": 201}}
-    quiet = start_server("RawModel", env={"INCLUDE_METRICS_IN_CLIENT_RESPONSE": "false"})
+    quiet = app("RawModel", env={"INCLUDE_METRICS_IN_CLIENT_RESPONSE": "false"})
     assert "metrics" not in post(quiet, "/predict", {"jsonData": {}}).json()["meta"]
-    passthrough = start_server("RawModel", env={"PAYLOAD_PASSTHROUGH": "true"})
-    answer = httpx.post(passthrough.url + "/predict", content=b"not json at all")
+    passthrough = app("RawModel", env={"PAYLOAD_PASSTHROUGH": "true"})
+    answer = passthrough.post("/predict", content=b"not json at all")
     assert (answer.status_code, answer.json()) == (200, {"passthrough": 15})
 
 
@@ -258,7 +262,7 @@ def test_single_threaded_runs_one_call_at_a_time(start_server) -> None:  # type:
     assert post(server, "/predict", {"jsonData": {}}).json()["jsonData"] == {"peak": 1, "threads": 1}
 
 
-def test_cors_header_for_browsers(identity: RunningServer) -> None:
-    answer = httpx.post(identity.url + "/predict", json={"strData": "x"}, headers={"origin": "http://example"})
+def test_cors_header_for_browsers(identity: AppClient) -> None:
+    answer = identity.post("/predict", json={"strData": "x"}, headers={"origin": "http://example"})
     assert answer.headers["access-control-allow-origin"] == "*"
     assert "access-control-allow-origin" not in post(identity, "/predict", {"strData": "x"}).headers

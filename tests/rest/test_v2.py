@@ -1,4 +1,4 @@
-"""V2 (Open Inference Protocol) and KServe V1 over REST, against real `modelserve serve` processes."""
+"""V2 (Open Inference Protocol) and KServe V1 over REST: the REST app in process (tests/rest/conftest.py)."""
 
 from __future__ import annotations
 
@@ -9,20 +9,20 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.conftest import RunningServer
+from tests.rest.conftest import AppClient
 
 HEADER = "Inference-Header-Content-Length"
 
 
 @pytest.fixture(scope="module")
-def identity() -> Iterator[RunningServer]:
-    server = RunningServer("IdentityModel", "--model-name", "identity", "--model-version", "3").wait_ready()
-    yield server
-    server.stop()
+def identity() -> Iterator[AppClient]:
+    client = AppClient("IdentityModel", "--model-name", "identity", "--model-version", "3")
+    yield client
+    client.close()
 
 
-def infer(server: RunningServer, body: object, path: str = "/v2/models/identity/infer") -> httpx.Response:
-    return httpx.post(server.url + path, content=json.dumps(body), headers={"content-type": "application/json"})
+def infer(server: AppClient, body: object, path: str = "/v2/models/identity/infer") -> httpx.Response:
+    return server.post(path, content=json.dumps(body), headers={"content-type": "application/json"})
 
 
 def fp32(name: str = "x", data: list | None = None, shape: list | None = None) -> dict:
@@ -33,21 +33,21 @@ def fp32(name: str = "x", data: list | None = None, shape: list | None = None) -
 # -- health and metadata
 
 
-def test_health_and_server_metadata(identity: RunningServer) -> None:
-    assert httpx.get(identity.url + "/v2/health/live").json() == {"live": True}
-    assert httpx.get(identity.url + "/v2/health/ready").json() == {"ready": True}
-    metadata = httpx.get(identity.url + "/v2").json()
+def test_health_and_server_metadata(identity: AppClient) -> None:
+    assert identity.get("/v2/health/live").json() == {"live": True}
+    assert identity.get("/v2/health/ready").json() == {"ready": True}
+    metadata = identity.get("/v2").json()
     assert metadata["name"] == "modelserve" and metadata["version"] and "binary_tensor_data" in metadata["extensions"]
     for path in ("/v2/models/identity/ready", "/v2/models/identity/versions/3/ready"):
-        assert httpx.get(identity.url + path).json() == {"name": "identity", "ready": True}
+        assert identity.get(path).json() == {"name": "identity", "ready": True}
 
 
-def test_model_metadata(identity: RunningServer, start_server) -> None:  # type: ignore[no-untyped-def]
+def test_model_metadata(identity: AppClient, app) -> None:  # type: ignore[no-untyped-def]
     expected = {"name": "identity", "versions": ["3"], "platform": "", "inputs": [], "outputs": [], "parameters": {}}
-    assert httpx.get(identity.url + "/v2/models/identity").json() == expected
-    assert httpx.get(identity.url + "/v2/models/identity/versions/3").json() == expected
-    server = start_server("MetadataV2Model")  # named after its class
-    assert httpx.get(server.url + "/v2/models/MetadataV2Model").json() == {
+    assert identity.get("/v2/models/identity").json() == expected
+    assert identity.get("/v2/models/identity/versions/3").json() == expected
+    server = app("MetadataV2Model")  # named after its class
+    assert server.get("/v2/models/MetadataV2Model").json() == {
         "name": "MetadataV2Model",
         "versions": [],
         "platform": "custom",
@@ -55,7 +55,7 @@ def test_model_metadata(identity: RunningServer, start_server) -> None:  # type:
         "outputs": [{"name": "y", "datatype": "FP64", "shape": [-1, 3]}],
         "parameters": {"author": "me"},
     }
-    assert httpx.get(server.url + "/v1/models").json() == {"models": ["MetadataV2Model"]}
+    assert server.get("/v1/models").json() == {"models": ["MetadataV2Model"]}
 
 
 @pytest.mark.parametrize(
@@ -69,28 +69,28 @@ def test_model_metadata(identity: RunningServer, start_server) -> None:  # type:
         ("/v1/models/nope", "Model nope not found"),
     ],
 )
-def test_unknown_models_and_paths(identity: RunningServer, path: str, message: str) -> None:
-    answer = httpx.get(identity.url + path)
+def test_unknown_models_and_paths(identity: AppClient, path: str, message: str) -> None:
+    answer = identity.get(path)
     assert answer.status_code == 404
     assert answer.json() == {"error": message}
 
 
-def test_unknown_model_infer_is_404(identity: RunningServer) -> None:
+def test_unknown_model_infer_is_404(identity: AppClient) -> None:
     answer = infer(identity, {"inputs": [fp32()]}, "/v2/models/nope/infer")
     assert answer.status_code == 404 and answer.json() == {"error": "Model nope not found"}
     answer = infer(identity, {"inputs": [fp32()]}, "/v2/models/identity/versions/1/infer")
     assert answer.json() == {"error": "Model identity with version 1 not found"}
 
 
-def test_wrong_method_is_405_in_v2_form(identity: RunningServer) -> None:
-    answer = httpx.get(identity.url + "/v2/models/identity/infer")
+def test_wrong_method_is_405_in_v2_form(identity: AppClient) -> None:
+    answer = identity.get("/v2/models/identity/infer")
     assert answer.status_code == 405 and "POST" in answer.json()["error"]
 
 
 # -- inference
 
 
-def test_infer_json(identity: RunningServer) -> None:
+def test_infer_json(identity: AppClient) -> None:
     answer = infer(identity, {"id": "r-1", "inputs": [fp32(shape=[2, 2])], "parameters": {"tag": "t"}})
     assert answer.status_code == 200
     assert answer.json() == {
@@ -105,7 +105,7 @@ def test_infer_json(identity: RunningServer) -> None:
     assert len(versioned["id"]) == 36  # a request without an id gets one
 
 
-def test_content_type_parameter_is_kept(identity: RunningServer) -> None:
+def test_content_type_parameter_is_kept(identity: AppClient) -> None:
     tensor = {
         "name": "s",
         "datatype": "BYTES",
@@ -123,7 +123,7 @@ def test_content_type_parameter_is_kept(identity: RunningServer) -> None:
     }
 
 
-def test_several_inputs_and_requested_outputs(identity: RunningServer) -> None:
+def test_several_inputs_and_requested_outputs(identity: AppClient) -> None:
     inputs = [fp32("a", [1.0]), {"name": "b", "datatype": "INT64", "shape": [1], "data": [2]}]
     outputs = infer(identity, {"inputs": inputs}).json()["outputs"]
     assert [(o["name"], o["datatype"], o["data"]) for o in outputs] == [("a", "FP32", [1.0]), ("b", "INT64", [2])]
@@ -131,7 +131,7 @@ def test_several_inputs_and_requested_outputs(identity: RunningServer) -> None:
     assert [o["name"] for o in picked] == ["b"]
 
 
-def test_binary_extension_both_ways(identity: RunningServer) -> None:
+def test_binary_extension_both_ways(identity: AppClient) -> None:
     x = np.arange(6, dtype=np.float16).reshape(2, 3)
     words = b"\x02\x00\x00\x00hi\x00\x00\x00\x00"
     head = json.dumps(
@@ -146,8 +146,7 @@ def test_binary_extension_both_ways(identity: RunningServer) -> None:
             ],
         }
     ).encode()
-    answer = httpx.post(
-        identity.url + "/v2/models/identity/infer",
+    answer = identity.post("/v2/models/identity/infer",
         content=head + x.tobytes() + words,
         headers={HEADER: str(len(head)), "content-type": "application/octet-stream"},
     )
@@ -160,7 +159,7 @@ def test_binary_extension_both_ways(identity: RunningServer) -> None:
     assert np.frombuffer(answer.content[length:], np.float16).tolist() == x.reshape(-1).tolist()
 
 
-def test_binary_data_output_for_every_output(identity: RunningServer) -> None:
+def test_binary_data_output_for_every_output(identity: AppClient) -> None:
     body = {"inputs": [fp32()], "parameters": {"binary_data_output": True}}
     answer = infer(identity, body)
     length = int(answer.headers[HEADER])
@@ -170,8 +169,8 @@ def test_binary_data_output_for_every_output(identity: RunningServer) -> None:
     assert np.frombuffer(answer.content[length:], np.float32).tolist() == [1.5, 2.0, 3.0, 4.0]
 
 
-def test_what_the_model_gets(start_server) -> None:  # type: ignore[no-untyped-def]
-    server = start_server("V2EchoModel", "--model-name", "echo")
+def test_what_the_model_gets(app) -> None:  # type: ignore[no-untyped-def]
+    server = app("V2EchoModel", "--model-name", "echo")
     x = np.arange(2, dtype=np.float32)
     head = json.dumps(
         {
@@ -180,8 +179,7 @@ def test_what_the_model_gets(start_server) -> None:  # type: ignore[no-untyped-d
             "inputs": [{"name": "x", "datatype": "FP32", "shape": [2], "parameters": {"binary_data_size": 8}}],
         }
     )
-    answer = httpx.post(
-        server.url + "/v2/models/echo/infer", content=head.encode() + x.tobytes(), headers={HEADER: str(len(head))}
+    answer = server.post("/v2/models/echo/infer", content=head.encode() + x.tobytes(), headers={HEADER: str(len(head))}
     )
     got = {o["name"]: o["data"] for o in answer.json()["outputs"]}
     assert got == {"kind": ["ndarray"], "names": ["x"], "id": ["q"], "parameters": ["[('k', 1)]"], "writeable": [False]}
@@ -190,15 +188,15 @@ def test_what_the_model_gets(start_server) -> None:  # type: ignore[no-untyped-d
     assert got["kind"] == ["dict"] and got["names"] == ["a", "b"] and got["writeable"] == [True]
 
 
-def test_dict_answers_and_class_names(start_server) -> None:  # type: ignore[no-untyped-def]
-    server = start_server("MultiOutputModel", "--model-name", "multi")
+def test_dict_answers_and_class_names(app) -> None:  # type: ignore[no-untyped-def]
+    server = app("MultiOutputModel", "--model-name", "multi")
     outputs = infer(server, {"inputs": [fp32(data=[1, -2], shape=[1, 2])]}, "/v2/models/multi/infer").json()["outputs"]
     assert [(o["name"], o["datatype"], o["shape"], o["data"]) for o in outputs] == [
         ("sum", "FP64", [1], [-1.0]),
         ("positive", "BOOL", [1, 2], [True, False]),
         ("label", "BYTES", [2], ["pos", "neg"]),
     ]
-    named = start_server("ClassNameModel")
+    named = app("ClassNameModel")
     (output,) = infer(named, {"inputs": [fp32()]}, "/v2/models/ClassNameModel/infer").json()["outputs"]
     assert output["name"] == "proba"
 
@@ -216,66 +214,65 @@ def test_dict_answers_and_class_names(start_server) -> None:  # type: ignore[no-
         ({"nothing": 1}, "inputs"),
     ],
 )
-def test_bad_requests_are_400(identity: RunningServer, body: object, words: str) -> None:
+def test_bad_requests_are_400(identity: AppClient, body: object, words: str) -> None:
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
-    answer = httpx.post(identity.url + "/v2/models/identity/infer", content=content)
+    answer = identity.post("/v2/models/identity/infer", content=content)
     assert answer.status_code == 400, answer.text
     assert words in answer.json()["error"]
-    assert identity.proc.poll() is None
-    assert httpx.get(identity.url + "/v2/health/ready").status_code == 200
+    assert identity.get("/v2/health/ready").status_code == 200
 
 
-def test_bad_binary_header_is_400(identity: RunningServer) -> None:
-    answer = httpx.post(identity.url + "/v2/models/identity/infer", content=b"{}", headers={HEADER: "99"})
+def test_bad_binary_header_is_400(identity: AppClient) -> None:
+    answer = identity.post("/v2/models/identity/infer", content=b"{}", headers={HEADER: "99"})
     assert answer.status_code == 400 and "outside the body" in answer.json()["error"]
 
 
-def test_user_exceptions_are_500_in_v2_form(start_server) -> None:  # type: ignore[no-untyped-def]
-    server = start_server("ValueErrorModel", "--model-name", "f")
+def test_user_exceptions_are_500_in_v2_form(app) -> None:  # type: ignore[no-untyped-def]
+    server = app("ValueErrorModel", "--model-name", "f")
     answer = infer(server, {"inputs": [fp32()]}, "/v2/models/f/infer")
     assert answer.status_code == 500 and answer.json() == {"error": "bad value from model"}
 
 
-def test_seldon_routes_unchanged(identity: RunningServer) -> None:
-    answer = httpx.post(identity.url + "/predict", json={"data": {"ndarray": [[1]]}})
+def test_seldon_routes_unchanged(identity: AppClient) -> None:
+    answer = identity.post("/predict", json={"data": {"ndarray": [[1]]}})
     assert answer.json()["data"]["ndarray"] == [[1]]
-    missing = httpx.get(identity.url + "/nope")
+    missing = identity.get("/nope")
     assert missing.status_code == 404 and missing.json()["status"]["code"] == -1
 
 
 # -- KServe V1
 
 
-def test_v1_routes(identity: RunningServer) -> None:
-    assert httpx.get(identity.url + "/v1/models").json() == {"models": ["identity"]}
-    assert httpx.get(identity.url + "/v1/models/identity").json() == {"name": "identity", "ready": True}
-    assert httpx.get(identity.url + "/").json() == {"status": "alive"}
-    answer = httpx.post(identity.url + "/v1/models/identity:predict", json={"instances": [[1, 2], [3, 4]]})
+def test_v1_routes(identity: AppClient) -> None:
+    assert identity.get("/v1/models").json() == {"models": ["identity"]}
+    assert identity.get("/v1/models/identity").json() == {"name": "identity", "ready": True}
+    assert identity.get("/").json() == {"status": "alive"}
+    answer = identity.post("/v1/models/identity:predict", json={"instances": [[1, 2], [3, 4]]})
     assert answer.json() == {"predictions": [[1, 2], [3, 4]]}
-    answer = httpx.post(identity.url + "/v1/models/identity:predict", json={"inputs": {"a": [1.5]}})
+    answer = identity.post("/v1/models/identity:predict", json={"inputs": {"a": [1.5]}})
     assert answer.json() == {"predictions": {"a": [1.5]}}
 
 
-def test_v1_errors(identity: RunningServer) -> None:
-    answer = httpx.post(identity.url + "/v1/models/nope:predict", json={"instances": [1]})
+def test_v1_errors(identity: AppClient) -> None:
+    answer = identity.post("/v1/models/nope:predict", json={"instances": [1]})
     assert answer.status_code == 404 and answer.json() == {"error": "Model nope not found"}
-    answer = httpx.post(identity.url + "/v1/models/identity:predict", content=b"{")
+    answer = identity.post("/v1/models/identity:predict", content=b"{")
     assert answer.status_code == 400 and "invalid JSON" in answer.json()["error"]
-    answer = httpx.post(identity.url + "/v1/models/identity:predict", json={"rows": []})
+    answer = identity.post("/v1/models/identity:predict", json={"rows": []})
     assert answer.status_code == 400 and "instances" in answer.json()["error"]
-    answer = httpx.post(identity.url + "/v1/models/identity:explain", json={"instances": [1]})
+    answer = identity.post("/v1/models/identity:explain", json={"instances": [1]})
     assert answer.status_code == 404 and "explain" in answer.json()["error"]
 
 
-def test_v1_explain(start_server) -> None:  # type: ignore[no-untyped-def]
-    server = start_server("ExplainModel", "--model-name", "ex")
-    answer = httpx.post(server.url + "/v1/models/ex:predict", json={"instances": [[1, 5, 2]]})
+def test_v1_explain(app) -> None:  # type: ignore[no-untyped-def]
+    server = app("ExplainModel", "--model-name", "ex")
+    answer = server.post("/v1/models/ex:predict", json={"instances": [[1, 5, 2]]})
     assert answer.json() == {"predictions": [[2, 10, 4]]}
-    answer = httpx.post(server.url + "/v1/models/ex:explain", json={"instances": [[1, 5, 2]]})
+    answer = server.post("/v1/models/ex:explain", json={"instances": [[1, 5, 2]]})
     assert answer.json() == {"explanations": {"top_feature": 1}}
 
 
-def test_model_name_from_the_environment(start_server) -> None:  # type: ignore[no-untyped-def]
-    server = start_server("IdentityModel", env={"MODELSERVE_MODEL_NAME": "env-name", "MODELSERVE_MODEL_VERSION": "2"})
-    assert httpx.get(server.url + "/v2/models/env-name/versions/2/ready").status_code == 200
-    assert httpx.get(server.url + "/v2/models/IdentityModel").status_code == 404
+def test_model_name_from_the_environment(app) -> None:  # type: ignore[no-untyped-def]
+    server = app("IdentityModel", env={"MODELSERVE_MODEL_NAME": "env-name", "MODELSERVE_MODEL_VERSION": "2"})
+    assert server.get("/v2/models/env-name/versions/2/ready").status_code == 200
+    assert server.get("/v2/models/IdentityModel").status_code == 404

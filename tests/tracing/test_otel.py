@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
-
 import pytest
 from opentelemetry import trace
 from opentelemetry.propagate import extract
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from modelserve.errors import StartupError
-from modelserve.model.component import Component
 from modelserve.settings import Settings
 from modelserve.tracing.asgi import HEADERS
-from modelserve.tracing.otel import ExportConfig, Tracing, resource
+from modelserve.tracing.otel import ExportConfig, resource
 from modelserve.tracing.rpc import METADATA
 
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
@@ -129,33 +122,3 @@ def test_trace_context_from_headers_and_metadata() -> None:
     assert METADATA.get((("x-bin", b"\x00"),), "x-bin") is None
 
 
-class Model:
-    def predict(self, X: Any, names: list[str]) -> Any:
-        return X
-
-    def send_feedback(self, X: Any, names: list[str], reward: float, truth: Any, routing: Any = None) -> Any:
-        return None
-
-
-def test_user_calls_get_a_span_and_fallbacks_none() -> None:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    component = Component(Model())
-    Tracing(provider).instrument_component(component)
-
-    async def calls() -> None:
-        assert (await component.invoke("predict", 1, [], None)).data == 1
-        assert (await component.invoke("transform_input", 2, [], None)).data == 2  # the fallback
-        await component.send_feedback(1, [], 1.0, None, None)
-        assert await component.call_raw("predict", {}) == (False, None)  # no predict_raw
-
-    asyncio.run(calls())
-    spans = exporter.get_finished_spans()
-    assert [span.name for span in spans] == ["predict Model", "send_feedback Model"]
-    assert dict(spans[0].attributes or {}) == {
-        "modelserve.model.name": "Model",
-        "modelserve.model.method": "predict",
-        "code.function.name": "Model.predict",
-    }
-    assert Component(Model()).invoke.__qualname__ == "Component.invoke"  # other components untouched

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from google.protobuf import json_format
 
-from modelserve.grpc import messages
+from modelserve.codecs import messages
 from tests.conftest import RunningServer, free_port
 from tests.grpc.conftest import GrpcProcess
 from tests.tracing.conftest import (

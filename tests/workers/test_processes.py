@@ -121,7 +121,7 @@ def test_max_requests_recycles_without_errors(start_server) -> None:  # type: ig
     for _ in range(80):
         pids.add(predict(server)["pid"])
     assert len(pids) >= 3
-    assert "replacing it" in server.output()
+    assert "recycles: starting its replacement" in server.output()
 
 
 def test_a_worker_that_cannot_load_stops_the_server() -> None:
@@ -170,10 +170,11 @@ def test_single_threaded_never_runs_two_user_calls_at_once(start_server, model: 
     assert _concurrency(single) == {"most_at_once": 1, "threads": 1}
 
 
-def test_grpc_threads_and_single_threaded(start_server) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("model", ["ConcurrencyModel", "AsyncConcurrencyModel"])
+def test_grpc_threads_and_single_threaded(start_server, model: str) -> None:  # type: ignore[no-untyped-def]
     import grpc
 
-    from modelserve.grpc import messages
+    from modelserve.codecs import messages
 
     def most_at_once(server: RunningServer) -> int:
         with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:
@@ -187,14 +188,14 @@ def test_grpc_threads_and_single_threaded(start_server) -> None:  # type: ignore
                 answers = list(pool.map(lambda _: call(messages.SeldonMessage(strData="x"), timeout=10), range(8)))
         return max(int(a.jsonData.struct_value.fields["most_at_once"].number_value) for a in answers)
 
-    assert most_at_once(start_server("ConcurrencyModel", "--grpc-threads", "4")) > 1
-    assert most_at_once(start_server("ConcurrencyModel", "--grpc-threads", "4", "--single-threaded")) == 1
+    assert most_at_once(start_server(model, "--grpc-threads", "4")) > 1
+    assert most_at_once(start_server(model, "--grpc-threads", "4", "--single-threaded")) == 1
 
 
 def test_a_killed_grpc_worker_is_replaced(start_server) -> None:  # type: ignore[no-untyped-def]
     import grpc
 
-    from modelserve.grpc import messages
+    from modelserve.codecs import messages
 
     def pid_over_grpc() -> int:
         # A new channel per call: a new connection, which the kernel gives to either worker.

@@ -10,12 +10,12 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from modelserve.metrics import make_directory
-from modelserve.metrics.aggregate import Aggregator, Exposition
+from modelserve.metrics.merge import Exposition, MetricsMerger
 from modelserve.metrics.store import LAST, MAX, SLOTS, MetricsStore
 
 
-def samples(directory: Path, aggregator: Aggregator | None = None) -> dict[tuple, float]:
-    body, content_type = Exposition(aggregator or Aggregator(str(directory))).render()
+def samples(directory: Path, merger: MetricsMerger | None = None) -> dict[tuple, float]:
+    body, content_type = Exposition(merger or MetricsMerger(str(directory))).render()
     assert content_type.startswith("text/plain")
     found = {}
     for family in text_string_to_metric_families(body.decode()):
@@ -67,30 +67,30 @@ def test_gauges_combine_by_mode(tmp_path: Path) -> None:
 
 
 def test_retiring_a_process_keeps_its_counts_and_drops_its_gauges_and_files(tmp_path: Path) -> None:
-    aggregator = Aggregator(str(tmp_path))
+    merger = MetricsMerger(str(tmp_path))
     live, dead = MetricsStore(str(tmp_path), pid=401), MetricsStore(str(tmp_path), pid=402)
     for store in (live, dead):
         store.counter("calls", "C.").labels().inc(5)
         store.gauge("in_flight", "I.").labels().inc()
         store.histogram("latency", "L.", (1.0,)).labels().observe(0.5)
-    assert samples(tmp_path, aggregator)[("calls_total", ())] == 10.0
+    assert samples(tmp_path, merger)[("calls_total", ())] == 10.0
     dead.close()
-    aggregator.retire(402)
+    merger.retire(402)
     assert sorted(os.listdir(tmp_path)) == ["401.series", "401.values"]
     live.counter("calls", "C.").labels().inc()
-    found = samples(tmp_path, aggregator)
+    found = samples(tmp_path, merger)
     assert found[("calls_total", ())] == 11.0
     assert found[("latency_count", ())] == 2.0
     assert found[("in_flight", ())] == 1.0  # only the live process's
 
 
 def test_a_replacement_process_with_the_pid_of_a_retired_one_starts_from_zero(tmp_path: Path) -> None:
-    aggregator = Aggregator(str(tmp_path))
+    merger = MetricsMerger(str(tmp_path))
     MetricsStore(str(tmp_path), pid=501).counter("calls", "C.").labels().inc(4)
-    samples(tmp_path, aggregator)
-    aggregator.retire(501)
+    samples(tmp_path, merger)
+    merger.retire(501)
     MetricsStore(str(tmp_path), pid=501).counter("calls", "C.").labels().inc(1)
-    assert samples(tmp_path, aggregator)[("calls_total", ())] == 5.0
+    assert samples(tmp_path, merger)[("calls_total", ())] == 5.0
 
 
 def test_a_series_line_still_being_written_is_not_read(tmp_path: Path) -> None:
@@ -109,7 +109,7 @@ def test_a_histogram_can_also_be_counted_as_a_counter(tmp_path: Path) -> None:
 
 def test_openmetrics_when_asked(tmp_path: Path) -> None:
     MetricsStore(str(tmp_path), pid=801).counter("calls", "C.").labels().inc()
-    body, content_type = Exposition(Aggregator(str(tmp_path))).render("application/openmetrics-text")
+    body, content_type = Exposition(MetricsMerger(str(tmp_path))).render("application/openmetrics-text")
     assert content_type.startswith("application/openmetrics-text")
     assert b"calls_total 1.0" in body and body.endswith(b"# EOF\n")
 

@@ -53,7 +53,7 @@ _STRING_KINDS = frozenset("US")
 # Called once per batch handed to the model: its number of requests and how long its
 # oldest request waited in the queue (seconds).
 OnBatch = Callable[[int, float], None]
-Invoke = Callable[[str, Any, list[str], Any], Awaitable[Outcome]]
+Predict = Callable[[Any, list[str], Any], Awaitable[Outcome]]
 
 
 class _Waiting:
@@ -75,8 +75,8 @@ class Batcher:
         component: Component,
         max_batch_size: int,
         max_wait: float,
+        predict: Predict,
         on_batch: OnBatch | None = None,
-        invoke: Invoke | None = None,
     ) -> None:
         if max_batch_size < 2:
             raise ValueError("batching needs a max batch size of at least 2")
@@ -84,7 +84,7 @@ class Batcher:
         self.max_batch_size = max_batch_size
         self.max_wait = max_wait
         self.on_batch = on_batch
-        self._invoke = invoke or component.invoke  # the data plane's, to time user calls
+        self._predict = predict  # the next link of the data plane's chain (the timed user call)
         self._takes_meta = component.takes_meta(PREDICT)
         component.run_in_thread()
         logger.info(
@@ -143,7 +143,7 @@ class Batcher:
         if self.on_batch is not None:
             self.on_batch(1, 0.0)
         try:
-            return await self._invoke(PREDICT, X, names, meta)
+            return await self._predict(X, names, meta)
         finally:
             self._finished()
 
@@ -211,12 +211,12 @@ class Batcher:
                 self.on_batch(len(batch), asyncio.get_running_loop().time() - batch[0].since)
             first = batch[0]
             if len(batch) == 1:
-                outcome = await self._invoke(PREDICT, first.X, first.names, first.meta)
+                outcome = await self._predict(first.X, first.names, first.meta)
                 if not first.future.done():
                     first.future.set_result(outcome)
                 return
             X = np.concatenate([waiting.X for waiting in batch])
-            outcome = await self._invoke(PREDICT, X, first.names, first.meta)
+            outcome = await self._predict(X, first.names, first.meta)
             for waiting, answer in zip(batch, self._split(outcome, batch, len(X)), strict=True):
                 if not waiting.future.done():
                     waiting.future.set_result(answer)

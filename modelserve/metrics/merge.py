@@ -62,7 +62,7 @@ class ProcessFiles:
     used: int = 0
 
 
-class Aggregator:
+class MetricsMerger:
     def __init__(self, directory: str):
         self.directory = directory
         self.families: dict[str, FamilyInfo] = {}
@@ -232,21 +232,21 @@ def _add_histogram(metric: Metric, family: FamilyInfo, labels: dict[str, str], v
     return cumulative
 
 
-class _AggregateCollector(Collector):
-    def __init__(self, aggregator: Aggregator):
-        self.aggregator = aggregator
+class _MergedCollector(Collector):
+    def __init__(self, merger: MetricsMerger):
+        self.merger = merger
 
     def collect(self) -> Iterator[Metric]:
-        yield from self.aggregator.collect()
+        yield from self.merger.collect()
 
 
 class Exposition:
     """Renders the merged metrics in the format a scraper asks for (text, or OpenMetrics)."""
 
-    def __init__(self, aggregator: Aggregator):
-        self.aggregator = aggregator
+    def __init__(self, merger: MetricsMerger):
+        self.merger = merger
         self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(_AggregateCollector(aggregator))
+        self.registry.register(_MergedCollector(merger))
 
     def render(self, accept: str = "") -> tuple[bytes, str]:
         encoder, content_type = choose_encoder(accept)

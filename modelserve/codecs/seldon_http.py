@@ -1,7 +1,5 @@
-"""An HTTP request as the endpoints see it, and the ways a Seldon message can arrive in it.
-
-A SeldonMessage may come as a JSON body, as the form field ``json=``, as the query
-parameter ``?json=`` or as multipart form data (each field a JSON value, except
+"""Where a SeldonMessage is in an HTTP request: a JSON body, the form field ``json=``,
+the query parameter ``?json=``, or multipart form data (each field a JSON value, except
 ``strData``; a ``binData`` file is taken as bytes).
 """
 
@@ -11,55 +9,16 @@ import base64
 import email.parser
 import email.policy
 from typing import Any
-from urllib.parse import parse_qs
 
 import orjson
 
+from modelserve.codecs.http import HttpRequest
 from modelserve.errors import BadRequest
 
 NO_JSON = "Can't find JSON in data"
 
 
-class Request:
-    """Method, path, headers and the whole body of one HTTP request."""
-
-    __slots__ = ("_query", "body", "headers", "method", "path", "query_string")
-
-    def __init__(self, method: str, path: str, query_string: bytes, headers: list[tuple[bytes, bytes]], body: bytes):
-        self.method = method
-        self.path = path
-        self.query_string = query_string
-        self.headers = headers
-        self.body = body
-        self._query: dict[str, list[str]] | None = None
-
-    def header(self, name: bytes) -> bytes | None:
-        for key, value in self.headers:
-            if key == name:
-                return value
-        return None
-
-    @property
-    def media_type(self) -> str:
-        """The content type without parameters, lower case ('' when absent)."""
-        value = self.header(b"content-type")
-        if value == b"application/json":
-            return "application/json"
-        if not value:
-            return ""
-        return value.split(b";", 1)[0].strip().lower().decode("latin-1")
-
-    def query(self) -> dict[str, list[str]]:
-        if self._query is None:
-            text = self.query_string.decode("latin-1")
-            self._query = parse_qs(text, keep_blank_values=True) if text else {}
-        return self._query
-
-    def form(self) -> dict[str, list[str]]:
-        return parse_qs(self.body.decode("latin-1"), keep_blank_values=True)
-
-
-def seldon_message(request: Request) -> Any:
+def seldon_message(request: HttpRequest) -> Any:
     """The JSON value a Seldon endpoint was sent, wherever in the request it is."""
     media_type = request.media_type
     if media_type == "application/x-www-form-urlencoded":
@@ -84,7 +43,7 @@ def seldon_message(request: Request) -> Any:
     return message
 
 
-def raw_payload(request: Request) -> str | bytes:
+def raw_payload(request: HttpRequest) -> str | bytes:
     """The undecoded payload, for PAYLOAD_PASSTHROUGH."""
     if request.media_type == "application/x-www-form-urlencoded":
         fields = request.form()
@@ -105,7 +64,7 @@ def _json_field(text: str, where: str) -> Any:
         raise BadRequest(f"Invalid JSON in {where}: {error}") from None
 
 
-def multipart_message(request: Request) -> dict[str, Any]:
+def multipart_message(request: HttpRequest) -> dict[str, Any]:
     """A message from multipart fields: each field is JSON, except strData; files as data."""
     content_type = request.header(b"content-type") or b""
     head = b"Content-Type: " + content_type + b"\r\nMIME-Version: 1.0\r\n\r\n"

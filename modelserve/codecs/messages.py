@@ -1,11 +1,11 @@
-"""The ``seldon.protos`` message classes, built from ``seldon.desc`` in a pool of our own.
+"""The ``seldon.protos`` message classes, built from ``protos.desc`` in a pool of our own.
 
 The descriptors live in a private ``DescriptorPool``, not in protobuf's default one: a
 user's model may import ``seldon_core``, whose generated code registers the same
 symbols in the default pool, and two definitions of one name would clash there.
 Messages of both pools are the same on the wire.
 
-``seldon.desc`` is built from ``protos/`` by ``python protos/build.py``.
+``protos.desc`` is built from ``protos/`` by ``python protos/build.py``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ POOL = descriptor_pool.DescriptorPool()
 
 
 def _load() -> FileDescriptor:
-    data = resources.files("modelserve.grpc").joinpath("seldon.desc").read_bytes()
+    data = resources.files("modelserve.codecs").joinpath("protos.desc").read_bytes()
     for file in descriptor_pb2.FileDescriptorSet.FromString(data).file:
         POOL.Add(file)
     return POOL.FindFileByName(PREDICTION_FILE)

@@ -13,8 +13,8 @@ import httpx
 import numpy as np
 import pytest
 
-from modelserve.batching import Batcher
 from modelserve.dataplane import DataPlane
+from modelserve.dataplane.batching import Batcher
 from modelserve.errors import ServingError
 from modelserve.model import build_model
 from modelserve.model.component import PREDICT, TRANSFORM_INPUT, Component, Outcome, SeldonResponse
@@ -29,7 +29,10 @@ def make(
 ) -> tuple[Any, Batcher, list[tuple[int, float]]]:
     model = BatchSizeModel(0) if model is None else model
     batches: list[tuple[int, float]] = []
-    batcher = Batcher(Component(model, threads), size, wait, lambda n, queued: batches.append((n, queued)))
+    component = Component(model, threads)
+    batcher = Batcher(
+        component, size, wait, component.user_calls()[PREDICT], lambda n, queued: batches.append((n, queued))
+    )
     return model, batcher, batches
 
 
@@ -283,16 +286,16 @@ def test_several_batches_run_at_once_with_several_user_threads() -> None:
 def test_the_data_plane_batches_predict_only_and_only_when_asked() -> None:
     name = "tests.models.BatchSizeModel.BatchSizeModel"
     plain = DataPlane(build_model(Settings(name)), Settings(name))
-    assert plain.batcher is None and "infer" not in vars(plain)  # the unbatched path is untouched
+    assert plain.batcher is None  # the unbatched chain has no batching link
     settings = Settings(name, max_batch_size=4, parameters=[{"name": "delay", "value": "0", "type": "FLOAT"}])
     plane = DataPlane(build_model(settings), settings)
     assert plane.batcher is not None
 
     async def main() -> list[Outcome]:
         return await asyncio.gather(
-            plane.infer(PREDICT, rows(1), [], None),
-            plane.infer(PREDICT, rows(2), [], None),
-            plane.infer(TRANSFORM_INPUT, rows(3), [], None),
+            plane.call(PREDICT, rows(1), [], None),
+            plane.call(PREDICT, rows(2), [], None),
+            plane.call(TRANSFORM_INPUT, rows(3), [], None),
         )
 
     answers = asyncio.run(main())
@@ -303,7 +306,8 @@ def test_the_data_plane_batches_predict_only_and_only_when_asked() -> None:
 @pytest.mark.parametrize("size", [0, 1])
 def test_a_batcher_needs_two_or_more(size: int) -> None:
     with pytest.raises(ValueError):
-        Batcher(Component(BatchSizeModel(0)), size, 0.005)
+        component = Component(BatchSizeModel(0))
+        Batcher(component, size, 0.005, component.user_calls()[PREDICT])
 
 
 # ---------------------------------------------------------------- a real server

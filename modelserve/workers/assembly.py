@@ -1,0 +1,100 @@
+"""What a serving process is made of, built in one place for every kind of process.
+
+A REST worker, a gRPC worker and the one process of ``--debug`` all call ``assemble``:
+the model loaded, its user calls set up (threads), tracing started, the process's
+metrics opened, the data plane over them, and one handler per protocol.  The
+transports are then built from the handlers (``rest_app``, ``grpc_server``).
+
+Registering a protocol is one line in ``PROTOCOLS``: its handler declares its REST routes
+and gRPC methods, and both transports serve what it declares.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from modelserve import tracing
+from modelserve.access_log import AccessLogApp
+from modelserve.dataplane import DataPlane
+from modelserve.errors import ServingError
+from modelserve.handlers.contract import ProtocolHandler
+from modelserve.handlers.kserve_v1 import KServeV1Handler
+from modelserve.handlers.seldon import SeldonHandler
+from modelserve.handlers.v2 import V2Handler
+from modelserve.metrics import open_metrics
+from modelserve.metrics.recorder import ServerMetrics
+from modelserve.model import LoadedModel
+from modelserve.rest.app import RestApp
+from modelserve.settings import Settings
+
+if TYPE_CHECKING:
+    from modelserve.grpc.server import GrpcServer
+    from modelserve.tracing.otel import Tracing
+
+# The protocols a user's class is served with, in the order their routes are looked up
+# (the first one's error format answers unknown paths).
+PROTOCOLS: tuple[type[ProtocolHandler], ...] = (
+    SeldonHandler,
+    V2Handler,
+    KServeV1Handler,
+)
+
+
+@dataclass
+class Assembly:
+    plane: DataPlane
+    handlers: list[ProtocolHandler]
+    metrics: ServerMetrics | None
+    tracer: Tracing | None
+
+    def close(self) -> None:
+        self.plane.close()
+        if self.tracer is not None:
+            self.tracer.shutdown()  # export the spans still queued
+
+
+def assemble(
+    model: LoadedModel,
+    settings: Settings,
+    metrics_dir: str,
+    user_threads: int,
+    peers_ready: Callable[[], bool] | None = None,
+) -> Assembly:
+    """Everything a serving process needs, after the fork: ``user_threads`` user calls at once."""
+    model.load()
+    model.component.set_threads(user_threads, serial=settings.single_threaded)
+    tracer = tracing.start(settings)
+    metrics = open_metrics(metrics_dir, settings)
+    plane = DataPlane(model, settings, metrics, tracer, peers_ready)
+    handlers = [protocol(plane, settings) for protocol in PROTOCOLS]
+    return Assembly(plane, handlers, metrics, tracer)
+
+
+def rest_app(assembly: Assembly, settings: Settings) -> Any:
+    """The REST app as the HTTP server serves it: inside the tracing and access-log wrappers when on."""
+    served: Any = RestApp(assembly.handlers, settings.max_body_size, assembly.metrics)
+    if assembly.tracer is not None:
+        served = assembly.tracer.asgi(served)
+    return AccessLogApp(served) if settings.access_log else served
+
+
+def http_error(assembly: Assembly) -> Callable[[ServingError], tuple[int, bytes, bytes]]:
+    """How the HTTP layer answers a request it refuses itself: in the first protocol's error format."""
+    render = assembly.handlers[0].http_error
+
+    def render_error(error: ServingError) -> tuple[int, bytes, bytes]:
+        status, content_type, body = render(error)[:3]
+        return status, content_type, body
+
+    return render_error
+
+
+def grpc_server(assembly: Assembly, settings: Settings) -> GrpcServer:
+    """The gRPC server of the handlers' methods (grpcio is imported here: after the fork)."""
+    from modelserve.grpc.server import GrpcServer
+
+    return GrpcServer(
+        assembly.handlers, settings, lambda: assembly.plane.ready, assembly.metrics, assembly.tracer
+    )
