@@ -8,6 +8,7 @@ render it in their protocol's own error format.
 from __future__ import annotations
 
 import logging
+import reprlib
 from typing import Any
 
 logger = logging.getLogger("modelserve.requests")
@@ -63,6 +64,23 @@ class NotImplementedByModel(BadRequest):
 
 class UserCodeError(ServingError):
     """The user's code raised: reported to the client, never a crash."""
+
+
+QUOTE_LIMIT = 200  # characters of a client's input an error message repeats at most
+# repr() of a large request is itself large and slow: this one stops early.
+_BOUNDED = reprlib.Repr()
+_BOUNDED.maxlevel = 4
+_BOUNDED.maxtuple = _BOUNDED.maxlist = _BOUNDED.maxarray = _BOUNDED.maxdict = _BOUNDED.maxset = 40
+_BOUNDED.maxstring = _BOUNDED.maxother = QUOTE_LIMIT
+
+
+def quote(value: Any, limit: int = QUOTE_LIMIT) -> str:
+    """A value from a request as an error message shows it (``str`` as is, else its ``repr``),
+    at most ``limit`` characters: an error answer and its log line never echo a large input."""
+    text = value if isinstance(value, str) else _BOUNDED.repr(value)
+    if len(text) <= limit:
+        return text
+    return text[:limit] + "..."
 
 
 def log_failure(where: str, error: ServingError) -> None:

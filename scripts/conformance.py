@@ -21,9 +21,7 @@ MODELSERVE = Path(sys.executable).with_name("modelserve")
 
 START = {
     "seldon": "{modelserve} serve {{module}} --service-type {{service_type}} --http-port {{http_port}} "
-    "--grpc-port {{grpc_port}} --metrics-port {{metrics_port}} --parameters '{{parameters}}'"
-    # The original had no built-in metrics and its metrics case compares the families exactly.
-    " --builtin-metrics 0",
+    "--grpc-port {{grpc_port}} --metrics-port {{metrics_port}} --parameters '{{parameters}}'",
     "v2": "{modelserve} serve Identity --model-name identity --http-port {{http_port}} "
     "--grpc-port {{grpc_port}} --metrics-port {{metrics_port}}",
 }

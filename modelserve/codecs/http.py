@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs
 
+from modelserve.errors import BadRequest
+
 Headers = list[tuple[bytes, bytes]]
 # (status, content type, body) or (status, content type, body, extra headers)
 Response = tuple[int, bytes, bytes] | tuple[int, bytes, bytes, Headers]
@@ -43,9 +45,19 @@ class HttpRequest:
     def query(self) -> dict[str, list[str]]:
         if self._query is None:
             text = self.query_string.decode("latin-1")
-            self._query = parse_qs(text, keep_blank_values=True) if text else {}
+            self._query = _fields(text, "query string") if text else {}
         return self._query
 
     def form(self) -> dict[str, list[str]]:
         """The fields of an ``application/x-www-form-urlencoded`` body."""
-        return parse_qs(self.body.decode("latin-1"), keep_blank_values=True)
+        return _fields(self.body.decode("latin-1"), "form body")
+
+
+MAX_FIELDS = 1000  # of a query string or a form body
+
+
+def _fields(text: str, where: str) -> dict[str, list[str]]:
+    try:
+        return parse_qs(text, keep_blank_values=True, max_num_fields=MAX_FIELDS)
+    except ValueError:
+        raise BadRequest(f"The {where} has more than {MAX_FIELDS} fields") from None

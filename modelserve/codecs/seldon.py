@@ -1,10 +1,12 @@
 """The Seldon protocol's ``SeldonMessage`` as JSON: decoded once into what the user's
 method gets, and the answer encoded so that it mirrors the request.
 
-Mirroring rules (those of the original wrapper):
-- a numeric array answers in the request's kind (``tensor``, ``tftensor``, ``ndarray``);
-  a non-numeric one as ``ndarray``; to a ``strData``/``jsonData``/``binData`` request
-  a numeric array answers as ``tensor``;
+Mirroring rules (those of the original wrapper, ``construct_response[_json]``):
+- a numeric array answers in the kind of the request's ``data`` (``tensor``,
+  ``tftensor``, else ``ndarray``); a non-numeric one as ``ndarray``;
+- with no ``data`` to mirror (a ``strData``/``jsonData``/``binData``/``customData``
+  request, a Feedback without a request payload, a health check) a numeric array
+  answers as ``tensor``;
 - a dict answers as ``jsonData``, a str as ``strData``, bytes as ``binData``;
 - output names come from the class's ``class_names`` (2-D and larger answers), else
   ``t:0 .. t:n-1``; 1-D answers get none;
@@ -25,7 +27,8 @@ from typing import Any
 import numpy as np
 
 from modelserve.codecs import tftensor
-from modelserve.errors import BadRequest, ServingError
+from modelserve.datatypes import checked_shape
+from modelserve.errors import BadRequest, ServingError, quote
 from modelserve.model.component import Outcome
 
 # Payload kinds of a SeldonMessage.
@@ -36,6 +39,7 @@ JSON_DATA = "jsonData"
 STR_DATA = "strData"
 BIN_DATA = "binData"
 CUSTOM_DATA = "customData"
+NO_DATA = ""  # a message without any payload: a Feedback's missing request, a health check
 DATA_KINDS = (TENSOR, NDARRAY, TFTENSOR)
 
 # dtypes orjson writes straight from the array buffer (OPT_SERIALIZE_NUMPY).
@@ -48,7 +52,7 @@ ClassNames = Callable[[np.ndarray], list[str]]
 class SeldonRequest:
     """One decoded SeldonMessage: what the user gets, and what the answer mirrors."""
 
-    kind: str  # one of DATA_KINDS for a ``data`` payload, else the payload's field name
+    kind: str  # one of DATA_KINDS for a ``data`` payload, else the payload's field name, or NO_DATA
     X: Any
     names: list[str]
     meta: dict[str, Any] | None  # as sent; None when the message had no meta
@@ -67,15 +71,7 @@ class FeedbackRequest:
     routing: int | None
 
 
-EMPTY_REQUEST = SeldonRequest(JSON_DATA, None, [], None)
-
-
-def empty_part(meta: dict[str, Any] | None) -> SeldonRequest:
-    """A Feedback part (request, truth) that carries no payload."""
-    return SeldonRequest(NDARRAY, np.array([]), [], meta)
-
-
-NO_PART = empty_part(None)
+EMPTY_REQUEST = SeldonRequest(NO_DATA, None, [], None)
 
 
 # ---------------------------------------------------------------- decoding
@@ -84,7 +80,7 @@ NO_PART = empty_part(None)
 def decode(message: Any) -> SeldonRequest:
     """A SeldonMessage dict to X, names and meta; BadRequest when it is not one."""
     if not isinstance(message, dict):
-        raise BadRequest(f"Invalid request data type: {message}")
+        raise BadRequest(f"Invalid request data type: {quote(message)}")
     meta = message.get("meta")
     data = message.get("data")
     if data is not None or "data" in message:
@@ -99,7 +95,7 @@ def decode(message: Any) -> SeldonRequest:
         return SeldonRequest(STR_DATA, message[STR_DATA], [], meta)
     if BIN_DATA in message:
         return SeldonRequest(BIN_DATA, decode_bin_data(message[BIN_DATA]), [], meta)
-    raise BadRequest(f"Invalid request data type: {message}")
+    raise BadRequest(f"Invalid request data type: {quote(message)}")
 
 
 def decode_data(data: dict[str, Any]) -> tuple[str, np.ndarray]:
@@ -128,6 +124,9 @@ def decode_tensor(tensor: Any) -> np.ndarray:
     shape = tensor.get("shape")
     if shape is None:
         shape = [len(values)]
+    shape, count = checked_shape(shape, "Invalid tensor")
+    if count != len(values):
+        raise BadRequest(f"Invalid tensor: shape {shape} needs {count} values, got {len(values)}")
     try:
         return np.array(values).reshape(shape)
     except (ValueError, TypeError) as error:
@@ -138,7 +137,7 @@ def decode_bin_data(value: Any) -> bytes:
     if not isinstance(value, str):
         raise BadRequest(f"binData must be a base64 string, got {type(value).__name__}")
     try:
-        return base64.b64decode(value)
+        return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError) as error:
         raise BadRequest(f"binData is not valid base64: {error}") from None
 
@@ -150,64 +149,8 @@ def decode_list(message: Any) -> list[SeldonRequest]:
     elif isinstance(message, dict) and isinstance(message.get("seldonMessages"), list):
         items = message["seldonMessages"]
     else:
-        raise BadRequest(f"Invalid request data type: {message}")
+        raise BadRequest(f"Invalid request data type: {quote(message)}")
     return [decode(item) for item in items]
-
-
-def decode_feedback(message: Any, unit_id: str) -> FeedbackRequest:
-    """A Feedback message: the request's data, the truth, the reward and this unit's route."""
-    if not isinstance(message, dict):
-        raise BadRequest(f"Invalid request data type: {message}")
-    request = _feedback_part(message, "request")
-    truth = _feedback_part(message, "truth")
-    response = message.get("response")
-    routing = None
-    if isinstance(response, dict) and isinstance(response.get("meta"), dict):
-        route_map = response["meta"].get("routing")
-        if isinstance(route_map, dict) and unit_id in route_map:
-            routing = _as_int(route_map[unit_id], "response.meta.routing")
-    return feedback_request(request, truth, _reward(message.get("reward", 0.0)), routing)
-
-
-def feedback_request(
-    request: SeldonRequest, truth: SeldonRequest, reward: float, routing: int | None
-) -> FeedbackRequest:
-    """What send_feedback gets of a Feedback's parts: the data of its request and truth as arrays."""
-    return FeedbackRequest(
-        request=request,
-        features=request.X if request.kind in DATA_KINDS else np.array([]),
-        truth=truth.X if truth.kind in DATA_KINDS else np.array([]),
-        reward=reward,
-        routing=routing,
-    )
-
-
-def _feedback_part(message: dict[str, Any], key: str) -> SeldonRequest:
-    part = message.get(key)
-    if part is None:
-        return NO_PART
-    if not isinstance(part, dict):
-        raise BadRequest(f"Feedback {key} must be a SeldonMessage object")
-    if not part.keys() & {"data", JSON_DATA, STR_DATA, BIN_DATA}:
-        return empty_part(part.get("meta"))
-    return decode(part)
-
-
-def _reward(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise BadRequest(f"Invalid JSON: Failed to parse reward field: not a number: {value!r}")
-    try:
-        return float(value)
-    except ValueError:
-        raise BadRequest(
-            f"Invalid JSON: Failed to parse reward field: Couldn't parse float: {value} at Feedback.reward."
-        ) from None
-
-
-def _as_int(value: Any, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
-        raise BadRequest(f"{where} must hold integers, got {value!r}")
-    return int(value)
 
 
 # ---------------------------------------------------------------- encoding
@@ -220,9 +163,9 @@ def response_meta(
     include_metrics: bool,
     carry_meta: bool = True,
 ) -> dict[str, Any]:
-    """The answer's meta: the request's puid and requestPath, its tags and metrics merged
-    with the model's (unless ``carry_meta`` is false: route and feedback answers, as in
-    the original, do not carry the request's tags and metrics over)."""
+    """The answer's meta: the request's puid; its tags, metrics and requestPath merged
+    with the model's, unless ``carry_meta`` is false (route and feedback answers, as in
+    the original, carry only the request's puid over)."""
     meta: dict[str, Any] = {}
     if request_meta is None and not request_path and not outcome.tags and not outcome.metrics:
         return meta
@@ -232,7 +175,7 @@ def response_meta(
     if carry_meta and isinstance(incoming.get("metrics"), list):
         metrics = list(incoming["metrics"])
     path: dict[str, Any] = dict(request_path)
-    if isinstance(incoming.get("requestPath"), dict):
+    if carry_meta and isinstance(incoming.get("requestPath"), dict):
         path.update(incoming["requestPath"])
     if outcome.tags:
         tags = {**tags, **outcome.tags} if isinstance(tags, dict) else dict(outcome.tags)
@@ -250,7 +193,9 @@ def response_meta(
 
 
 def answer_kind(request_kind: str, array: np.ndarray) -> str:
-    """Which data field an array answer goes in, mirroring the request."""
+    """Which data field an array answer goes in: the request's ``data`` kind when it had
+    ``data`` and the answer is numeric, ``tensor`` for a numeric answer to a message
+    without ``data``, else ``ndarray``."""
     if not is_numeric(array):
         return NDARRAY
     if request_kind in DATA_KINDS:
@@ -304,7 +249,6 @@ class SeldonJsonCodec(SeldonCodecSettings):
 
     decode = staticmethod(decode)
     decode_list = staticmethod(decode_list)
-    decode_feedback = staticmethod(decode_feedback)
 
     @staticmethod
     def raw_metrics(answer: Any) -> list[dict[str, Any]]:
@@ -316,18 +260,12 @@ class SeldonJsonCodec(SeldonCodecSettings):
     def strip_raw_metrics(answer: Any) -> None:
         answer["meta"].pop("metrics", None)
 
-    def encode(
-        self,
-        outcome: Outcome,
-        request: SeldonRequest,
-        carry_meta: bool = True,
-        omit_empty_names: bool = False,
-    ) -> dict[str, Any]:
-        message = self.encode_payload(outcome.data, request.kind, omit_empty_names)
+    def encode(self, outcome: Outcome, request: SeldonRequest, carry_meta: bool = True) -> dict[str, Any]:
+        message = self.encode_payload(outcome.data, request.kind)
         message["meta"] = response_meta(request.meta, outcome, self.request_path, self.include_metrics, carry_meta)
         return message
 
-    def encode_payload(self, data: Any, request_kind: str, omit_empty_names: bool = False) -> dict[str, Any]:
+    def encode_payload(self, data: Any, request_kind: str) -> dict[str, Any]:
         array: np.ndarray | None
         if isinstance(data, np.ndarray):
             array, values = data, data
@@ -345,7 +283,7 @@ class SeldonJsonCodec(SeldonCodecSettings):
             raise unknown_answer(data)
         kind = answer_kind(request_kind, array)
         names = self.class_names(array)
-        body: dict[str, Any] = {} if omit_empty_names and not names else {"names": names}
+        body: dict[str, Any] = {"names": names}
         if kind == NDARRAY:
             body[NDARRAY] = jsonable(values) if values is array else values
         elif kind == TENSOR:

@@ -5,6 +5,7 @@ the query parameter ``?json=``, or multipart form data (each field a JSON value,
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import email.parser
 import email.policy
@@ -16,6 +17,17 @@ from modelserve.codecs.http import HttpRequest
 from modelserve.errors import BadRequest
 
 NO_JSON = "Can't find JSON in data"
+MULTIPART = "multipart/form-data"
+MAX_MULTIPART_PARTS = 100  # a SeldonMessage has five fields: more parts are no message
+MULTIPART_IN_THREAD = 64 * 1024  # bytes of multipart body parsed off the event loop
+
+
+async def read_message(request: HttpRequest) -> Any:
+    """``seldon_message``, with a large multipart body parsed in a thread: parsing it takes
+    long enough to hold up every other request of the worker."""
+    if len(request.body) > MULTIPART_IN_THREAD and request.media_type == MULTIPART:
+        return await asyncio.to_thread(seldon_message, request)
+    return seldon_message(request)
 
 
 def seldon_message(request: HttpRequest) -> Any:
@@ -28,7 +40,7 @@ def seldon_message(request: HttpRequest) -> Any:
     query = request.query() if request.query_string else {}
     if "json" in query:
         return _json_field(query["json"][0], "query parameter json")
-    if media_type == "multipart/form-data":
+    if media_type == MULTIPART:
         return multipart_message(request)
     if not request.body:
         if request.method == "GET":
@@ -67,6 +79,11 @@ def _json_field(text: str, where: str) -> Any:
 def multipart_message(request: HttpRequest) -> dict[str, Any]:
     """A message from multipart fields: each field is JSON, except strData; files as data."""
     content_type = request.header(b"content-type") or b""
+    boundary = content_type.partition(b"boundary=")[2].split(b";", 1)[0].strip().strip(b'"')
+    if not boundary:
+        raise BadRequest("Multipart body without a boundary in its Content-Type")
+    if request.body.count(b"--" + boundary) > MAX_MULTIPART_PARTS + 1:
+        raise BadRequest(f"Multipart body of more than {MAX_MULTIPART_PARTS} parts: a SeldonMessage has five fields")
     head = b"Content-Type: " + content_type + b"\r\nMIME-Version: 1.0\r\n\r\n"
     parsed = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + request.body)
     if not parsed.is_multipart():

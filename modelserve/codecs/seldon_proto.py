@@ -9,6 +9,10 @@ written without TensorFlow.
 
 Numeric payloads never go through Python numbers one by one: ``tensor`` values and
 numeric ``ndarray`` lists are read and written as bytes by numpy (``codecs/protowire.py``).
+
+A ``Feedback`` is protobuf on REST too, as in the original: its JSON is parsed strictly
+into the message (``feedback_from_json``), answered as on gRPC, and the answer sent as
+protobuf JSON.
 """
 
 from __future__ import annotations
@@ -23,9 +27,10 @@ from modelserve.codecs import messages, protowire, tftensor
 from modelserve.codecs.seldon import (
     BIN_DATA,
     CUSTOM_DATA,
+    DATA_KINDS,
     JSON_DATA,
     NDARRAY,
-    NO_PART,
+    NO_DATA,
     STR_DATA,
     TENSOR,
     TFTENSOR,
@@ -36,11 +41,10 @@ from modelserve.codecs.seldon import (
     answer_kind,
     as_answer_array,
     decode_ndarray,
-    empty_part,
-    feedback_request,
     response_meta,
     unknown_answer,
 )
+from modelserve.datatypes import checked_shape
 from modelserve.errors import BadRequest, ServingError
 from modelserve.model.component import Outcome
 
@@ -252,16 +256,28 @@ def decode_data(data: Any) -> tuple[str, np.ndarray]:
 
 
 def decode_tensor(tensor: Any) -> np.ndarray:
-    shape, values = protowire.read_tensor(tensor.SerializeToString())
-    try:
-        return values.reshape(shape or [values.size])
-    except ValueError as error:
-        raise BadRequest(f"Invalid tensor: {error}") from None
+    dims, values = protowire.read_tensor(tensor.SerializeToString())
+    shape, count = checked_shape(dims or [values.size], "Invalid tensor")
+    if count != values.size:
+        raise BadRequest(f"Invalid tensor: shape {shape} needs {count} values, got {values.size}")
+    return values.reshape(shape)
 
 
 def decode_list(message: Any) -> list[SeldonRequest]:
     """The messages of a SeldonMessageList."""
     return [decode(item) for item in message.seldonMessages]
+
+
+def feedback_from_json(value: Any) -> Any:
+    """A ``Feedback`` from its JSON form, parsed as strictly as the original parses it
+    (``json_format.ParseDict``): an unknown field, a value of the wrong type or a list
+    is a 400 ``Invalid JSON: <the parser's message>``."""
+    if not isinstance(value, (dict, list, str)):  # the parser cannot even iterate these
+        raise BadRequest(f"Invalid JSON: a Feedback is a JSON object, not {type(value).__name__} {value!r}")
+    try:
+        return json_format.ParseDict(value, messages.Feedback(), descriptor_pool=messages.POOL)
+    except json_format.ParseError as error:
+        raise BadRequest(f"Invalid JSON: {error}") from None
 
 
 def decode_feedback(message: Any, unit_id: str) -> FeedbackRequest:
@@ -273,15 +289,22 @@ def decode_feedback(message: Any, unit_id: str) -> FeedbackRequest:
         route_map = message.response.meta.routing
         if unit_id in route_map:
             routing = int(route_map[unit_id])
-    return feedback_request(request, truth, float(message.reward), routing)
+    return FeedbackRequest(
+        request=request,
+        features=request.X if request.kind in DATA_KINDS else np.array([]),
+        truth=truth.X if truth.kind in DATA_KINDS else np.array([]),
+        reward=float(message.reward),
+        routing=routing,
+    )
 
 
 def _feedback_part(message: Any, key: str) -> SeldonRequest:
+    """A Feedback's request or truth; one without a payload has no data to mirror (NO_DATA)."""
     if not message.HasField(key):
-        return NO_PART
+        return SeldonRequest(NO_DATA, None, [], None)
     part = getattr(message, key)
     if part.WhichOneof("data_oneof") is None:
-        return empty_part(meta_to_dict(part))
+        return SeldonRequest(NO_DATA, None, [], meta_to_dict(part))
     return decode(part)
 
 
@@ -316,13 +339,7 @@ class SeldonProtoCodec(SeldonCodecSettings):
     def metadata(metadata: dict[str, Any]) -> Any:
         return metadata_message(metadata)
 
-    def encode(
-        self,
-        outcome: Outcome,
-        request: SeldonRequest,
-        carry_meta: bool = True,
-        omit_empty_names: bool = False,
-    ) -> Any:
+    def encode(self, outcome: Outcome, request: SeldonRequest, carry_meta: bool = True) -> Any:
         message = messages.SeldonMessage()
         self.set_payload(message, outcome.data, request.kind)
         meta = response_meta(request.meta, outcome, self.request_path, self.include_metrics, carry_meta)
@@ -330,11 +347,7 @@ class SeldonProtoCodec(SeldonCodecSettings):
         return message
 
     def set_payload(self, message: Any, data: Any, request_kind: str) -> None:
-        """The answer's payload, mirroring the request's kind (rules of ``codecs/seldon.py``).
-
-        Names are never empty on the wire but absent (protobuf has no empty list), so
-        ``omit_empty_names`` needs nothing here.
-        """
+        """The answer's payload, mirroring the request's kind (rules of ``codecs/seldon.py``)."""
         if isinstance(data, dict):
             set_value(message.jsonData, data)
             return

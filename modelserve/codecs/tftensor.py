@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from modelserve.errors import BadRequest
+from modelserve.datatypes import MAX_BROADCAST_ELEMENTS, checked_shape
+from modelserve.errors import BadRequest, quote
 
 # DataType enum names of tensorflow/core/framework/types.proto and their numpy types.
 DTYPES: dict[str, np.dtype[Any]] = {
@@ -56,7 +57,7 @@ def shape_of(tensor: dict[str, Any]) -> list[int]:
     try:
         return [int(dim.get("size", 0)) for dim in dims]
     except (TypeError, ValueError, AttributeError):
-        raise BadRequest(f"Invalid tftensor shape: {tensor.get('tensorShape')!r}") from None
+        raise BadRequest(f"Invalid tftensor shape: {quote(tensor.get('tensorShape'))}") from None
 
 
 def to_array(tensor: Any) -> np.ndarray:
@@ -83,12 +84,12 @@ def array_of(name: str, shape: list[int], content: bytes, values: Any) -> np.nda
     """The array of a TensorProto's parts, from either form (protobuf JSON or message): its
     dtype's name, its shape, ``tensor_content`` (raw little-endian bytes, or empty) and the
     values of the dtype's ``*_val`` field (``bytes`` for DT_STRING)."""
-    count = int(np.prod(shape)) if shape else 1
+    shape, count = checked_shape(shape, "Invalid tftensor")
     if name == "DT_STRING":
         return _fill(np.array(list(values), dtype=object), shape, count)
     dtype = DTYPES.get(name)
     if dtype is None:
-        raise BadRequest(f"Unsupported tftensor dtype {name!r}")
+        raise BadRequest(f"Unsupported tftensor dtype {quote(name)}")
     if content:
         try:
             return np.frombuffer(content, dtype=dtype).reshape(shape).copy()
@@ -107,6 +108,10 @@ def array_of(name: str, shape: list[int], content: bytes, values: Any) -> np.nda
 def _fill(array: np.ndarray, shape: list[int], count: int) -> np.ndarray:
     # TensorProto allows one value to stand for every element.
     if array.size == 1 and count > 1:
+        if count > MAX_BROADCAST_ELEMENTS:
+            raise BadRequest(
+                f"Invalid tftensor: one value may stand for at most {MAX_BROADCAST_ELEMENTS} elements, not {count}"
+            )
         array = np.full(count, array[0], dtype=array.dtype)
     try:
         return array.reshape(shape)

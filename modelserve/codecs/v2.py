@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from modelserve.datatypes import V2_DTYPES
+from modelserve.datatypes import V2_DTYPES, checked_shape
 from modelserve.errors import BadRequest
 
 JSON_HEADER = b"inference-header-content-length"
@@ -103,13 +103,7 @@ def as_tensor(name: str, value: Any, parameters: dict[str, Any] | None = None) -
 
 
 def check_shape(shape: Any, where: str) -> list[int]:
-    if type(shape) is list:
-        for d in shape:
-            if type(d) is not int or d < 0:
-                break
-        else:
-            return shape
-    raise BadRequest(f"{where}: shape must be a list of non-negative integers, got {shape!r}")
+    return checked_shape(shape, where)[0]
 
 
 def _size(shape: list[int]) -> int:

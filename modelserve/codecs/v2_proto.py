@@ -11,6 +11,7 @@ FP16, which has no typed field), else in the typed contents of each output.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,7 @@ from modelserve.codecs.v2 import (
     InferResponse,
     RequestedOutput,
     Tensor,
+    check_shape,
     dtype_of,
     element_bytes,
     from_buffer,
@@ -126,9 +128,7 @@ def decode_request(message: Any) -> InferRequest:
         where = f"input {item.name!r}"
         datatype = item.datatype
         dtype_of(datatype, where)
-        shape = list(item.shape)
-        if any(d < 0 for d in shape):
-            raise BadRequest(f"{where}: shape must be non-negative, got {shape}")
+        shape = check_shape(list(item.shape), where)
         if raw:
             if item.HasField("contents") and item.contents.ByteSize():
                 raise BadRequest(f"{where}: give either contents or raw_input_contents, not both")
@@ -149,7 +149,7 @@ def _typed(item: Any, datatype: str, shape: list[int], where: str) -> np.ndarray
     for other, _ in set(CONTENTS_FIELD.values()):
         if other != name and len(getattr(contents, other)):
             raise BadRequest(f"{where}: a {datatype} tensor carries its values in {name}, not {other}")
-    count = int(np.prod(shape))
+    count = math.prod(shape)
     if datatype in _FIXED:
         array = _packed_fixed(contents.SerializeToString(), number, _FIXED[datatype])
     elif datatype == "BYTES":

@@ -15,7 +15,10 @@ can stop the server.  Unknown methods are answered by grpcio itself (UNIMPLEMENT
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import socket
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -26,7 +29,7 @@ from grpc_reflection.v1alpha import reflection, reflection_pb2
 
 from modelserve import access_log
 from modelserve.codecs import messages
-from modelserve.errors import ServingError, StartupError, log_failure
+from modelserve.errors import NOT_READY, ServingError, StartupError, log_failure
 from modelserve.handlers.contract import ProtocolHandler, RpcMethod
 from modelserve.metrics.recorder import Route, ServerMetrics
 from modelserve.settings import Settings
@@ -70,28 +73,68 @@ class _Undecodable(ServingError):
     """Request bytes that are not a message of the method's type: answered as grpcio answers them."""
 
 
-def unary_handler(method: RpcMethod, handler: ProtocolHandler, recorder: Route | None) -> grpc.RpcMethodHandler:
+DRAINING = ServingError("The server is shutting down: retry on another one", 503, NOT_READY)
+
+
+class Gate:
+    """The calls of one server: counted while they run, turned away (UNAVAILABLE) once it drains."""
+
+    def __init__(self, max_calls: int | None = None, on_max_calls: Callable[[], None] | None = None):
+        self.draining = False
+        self.running = 0
+        self.calls = 0
+        self.idle = asyncio.Event()
+        self._max_calls = max_calls
+        self._on_max_calls = on_max_calls
+
+    def left(self) -> None:
+        """A call ended (answered, failed or cancelled)."""
+        self.running -= 1
+        self.calls += 1
+        if self.draining:
+            if not self.running:
+                self.idle.set()
+        elif self._max_calls is not None and self.calls >= self._max_calls:
+            self._max_calls = None
+            if self._on_max_calls is not None:
+                self._on_max_calls()
+
+    def close(self) -> None:
+        self.draining = True
+        if not self.running:
+            self.idle.set()
+
+
+def unary_handler(
+    method: RpcMethod, handler: ProtocolHandler, recorder: Route | None, gate: Gate
+) -> grpc.RpcMethodHandler:
     """A unary-unary method: parse, call, serialize; or abort with the error's code and message."""
     name = f"{method.service}/{method.name}"
     parse, behaviour, trailers = method.request_class.FromString, method.behaviour, handler.rpc_trailers
 
     async def answer(data: bytes, context: grpc.aio.ServicerContext) -> bytes | ServingError:
         """The answer's bytes, or the ServingError to abort with."""
+        if gate.draining:
+            return DRAINING
+        gate.running += 1
         try:
-            request = parse(data)
-        except Exception as error:
-            logger.info("%s: undecodable request: %s", name, error)
-            return _Undecodable(UNDECODABLE)
-        try:
-            message = await behaviour(request, context)
-            return message if isinstance(message, bytes) else message.SerializeToString()
-        except ServingError as error:
-            failure = error
-        except Exception as error:
-            logger.exception("internal error in %s", name)
-            failure = ServingError(f"Internal server error: {type(error).__name__}: {error}")
-        log_failure(name, failure)
-        return failure
+            try:
+                request = parse(data)
+            except Exception as error:
+                logger.info("%s: undecodable request: %s", name, error)
+                return _Undecodable(UNDECODABLE)
+            try:
+                message = await behaviour(request, context)
+                return message if isinstance(message, bytes) else message.SerializeToString()
+            except ServingError as error:
+                failure = error
+            except Exception as error:
+                logger.exception("internal error in %s", name)
+                failure = ServingError(f"Internal server error: {type(error).__name__}: {error}")
+            log_failure(name, failure)
+            return failure
+        finally:
+            gate.left()
 
     async def call(data: bytes, context: grpc.aio.ServicerContext) -> bytes:
         if recorder is None:
@@ -156,8 +199,10 @@ class GrpcServer:
         ready: Callable[[], bool],
         metrics: ServerMetrics | None = None,
         tracer: Tracing | None = None,
+        gate: Gate | None = None,
     ):
         self.settings = settings
+        self.gate = gate or Gate()
         self.server = grpc.aio.server(options=server_options(settings))
         services: dict[str, dict[str, grpc.RpcMethodHandler]] = {}
         for handler in handlers:
@@ -165,7 +210,8 @@ class GrpcServer:
                 recorder = None
                 if metrics is not None and not method.probe:
                     recorder = metrics.route("grpc", handler.protocol, f"/{method.service}/{method.name}")
-                services.setdefault(method.service, {})[method.name] = unary_handler(method, handler, recorder)
+                methods = services.setdefault(method.service, {})
+                methods[method.name] = unary_handler(method, handler, recorder, self.gate)
         if tracer is not None:
             services = tracer.grpc_methods(services)
         register = getattr(self.server, "add_registered_method_handlers", None)  # grpcio 1.63+: faster lookup
@@ -201,7 +247,47 @@ class GrpcServer:
         for service in ("", *self.services):  # what Watch reports until the drain
             await self.health.set(service, health_pb2.HealthCheckResponse.SERVING)
 
-    async def stop(self, grace: float | None = None) -> None:
-        """NOT_SERVING for good, refuse new calls, let calls in flight finish for ``grace`` seconds."""
+    async def stop(self, grace: float) -> None:
+        """Drain: NOT_SERVING for good; new calls answered UNAVAILABLE (clients retry them
+        elsewhere) while the calls under way finish, within ``grace`` seconds; then GOAWAY
+        and close.  Stopping grpc.aio with calls still arriving would answer some CANCELLED."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        self.gate.close()
         await self.health.enter_graceful_shutdown()
-        await self.server.stop(grace)
+        try:
+            await asyncio.wait_for(self.gate.idle.wait(), grace)
+        except TimeoutError:
+            logger.warning("%d calls still running after %.0fs: cancelling them", self.gate.running, grace)
+        if self.port is not None:
+            # Calls that reach grpc.aio after this point would be answered CANCELLED by its
+            # shutdown; cut the connections first, so that their clients see UNAVAILABLE.
+            cut_connections(self.port)
+        await self.server.stop(max(0.0, min(1.0, deadline - loop.time())))
+
+
+def cut_connections(port: int) -> int:
+    """Shut down, at the TCP level, this process's sockets on ``port`` (the connections of the
+    gRPC server and its listener): what their clients send next fails UNAVAILABLE, a code
+    gRPC clients retry, where grpc.aio's own shutdown would cancel calls it has read but not
+    yet started.  The number of sockets shut down; 0 where /proc is not there."""
+    cut = 0
+    try:
+        descriptors = os.listdir("/proc/self/fd")
+    except OSError:
+        return 0
+    for name in descriptors:
+        try:
+            sock = socket.socket(fileno=os.dup(int(name)))
+        except (OSError, ValueError):
+            continue
+        try:
+            inet = sock.type == socket.SOCK_STREAM and sock.family in (socket.AF_INET, socket.AF_INET6)
+            if inet and sock.getsockname()[1] == port:
+                sock.shutdown(socket.SHUT_RDWR)
+                cut += 1
+        except OSError:
+            pass
+        finally:
+            sock.close()
+    return cut

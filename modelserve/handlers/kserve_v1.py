@@ -15,7 +15,7 @@ import orjson
 
 from modelserve.codecs import kserve_v1
 from modelserve.dataplane import DataPlane
-from modelserve.errors import NOT_FOUND, BadRequest, ServingError
+from modelserve.errors import NOT_FOUND, BadRequest, ServingError, quote
 from modelserve.handlers.contract import JSON, HttpPrefix, HttpRequest, HttpRoute, ProtocolHandler, Response
 from modelserve.handlers.naming import ModelNotFound, check_model, served_name
 from modelserve.model.component import EXPLAIN, PREDICT
@@ -88,7 +88,7 @@ class KServeV1Handler(ProtocolHandler):
                 return error
             if rest.endswith(":explain"):
                 return ServingError(f"Model {name} has no explain method", 404, NOT_FOUND)
-        return ServingError(f"No route {path}", 404, NOT_FOUND)
+        return ServingError(f"No route {quote(path)}", 404, NOT_FOUND)
 
 
 def _message(request: HttpRequest) -> Any:

@@ -5,6 +5,10 @@ message on gRPC), lets the class's ``*_raw`` method answer it when there is one,
 otherwise decodes it once with that transport's codec (``codecs/seldon.py``,
 ``codecs/seldon_proto.py``), calls the data plane and encodes the outcome.
 
+Feedback is protobuf on both transports, as in the original: on REST its JSON is parsed
+strictly into a ``Feedback``, answered as on gRPC, and the answer sent as protobuf JSON
+(numbers as doubles, default values such as a COUNTER type left out).
+
 Every service of ``seldon.protos`` is registered whatever the service type (Generic,
 Model, Router, Transformer, OutputTransformer, Combiner, Seldon), and every REST route
 too, as in the original; a method the model lacks answers a clear error.
@@ -23,10 +27,10 @@ from google.protobuf import json_format
 
 from modelserve.codecs import messages
 from modelserve.codecs.seldon import BIN_DATA, DATA_KINDS, STR_DATA, FeedbackRequest, SeldonJsonCodec, SeldonRequest
-from modelserve.codecs.seldon_http import raw_payload, seldon_message
-from modelserve.codecs.seldon_proto import SeldonProtoCodec
+from modelserve.codecs.seldon_http import raw_payload, read_message
+from modelserve.codecs.seldon_proto import SeldonProtoCodec, feedback_from_json
 from modelserve.dataplane import DataPlane
-from modelserve.errors import NOT_IMPLEMENTED, NOT_READY, BadRequest, ServingError
+from modelserve.errors import NOT_IMPLEMENTED, NOT_READY, BadRequest, ServingError, quote
 from modelserve.handlers.contract import (
     JSON,
     HttpEndpoint,
@@ -64,17 +68,19 @@ class SeldonWire(Protocol):
 
     def decode_list(self, message: Any) -> list[SeldonRequest]: ...
 
-    def decode_feedback(self, message: Any, unit_id: str) -> FeedbackRequest: ...
-
-    def encode(
-        self, outcome: Outcome, request: SeldonRequest, carry_meta: bool = True, omit_empty_names: bool = False
-    ) -> Any: ...
+    def encode(self, outcome: Outcome, request: SeldonRequest, carry_meta: bool = True) -> Any: ...
 
     def raw_metrics(self, answer: Any) -> list[dict[str, Any]]: ...
 
     def strip_raw_metrics(self, answer: Any) -> None: ...
 
     def health_request(self) -> SeldonRequest: ...
+
+
+class FeedbackWire(SeldonWire, Protocol):
+    """A codec that also reads ``Feedback`` messages (the protobuf one)."""
+
+    def decode_feedback(self, message: Any, unit_id: str) -> FeedbackRequest: ...
 
 
 Operation = Callable[[Any], Awaitable[Any]]
@@ -91,10 +97,9 @@ class SeldonOperations:
         self.predict = self._unary(PREDICT)
         self.transform_input = self._unary(TRANSFORM_INPUT)
         self.transform_output = self._unary(TRANSFORM_OUTPUT)
-        self._raws = {verb: self._raw(verb) for verb in (ROUTE, AGGREGATE, SEND_FEEDBACK)}
+        self._raws = {verb: self._raw(verb) for verb in (ROUTE, AGGREGATE)}
         self._route = plane.user_call(ROUTE)
         self._aggregate = plane.user_call(AGGREGATE)
-        self._send_feedback = plane.user_call(SEND_FEEDBACK)
         self._health_status = plane.user_call(HEALTH_STATUS)
 
     def _raw(self, verb: str) -> Callable[[Any], Awaitable[Any]] | None:
@@ -141,7 +146,7 @@ class SeldonOperations:
         if isinstance(route, np.integer):
             route = int(route)
         if not isinstance(route, int) or isinstance(route, bool):
-            raise BadRequest(f"Routing response must be int but got {route!r}")
+            raise BadRequest(f"Routing response must be int but got {quote(route)}")
         outcome.data = np.array([[route]])
         return self.wire.encode(outcome, request, carry_meta=False)
 
@@ -154,18 +159,6 @@ class SeldonOperations:
         outcome = await self._aggregate([r.X for r in requests], [r.names for r in requests])
         merged = SeldonRequest(requests[0].kind, None, [], merged_meta(requests))
         return self.wire.encode(outcome, merged)
-
-    async def send_feedback(self, message: Any) -> Any:
-        raw = self._raws[SEND_FEEDBACK]
-        if raw is not None and (answer := await raw(message)) is not None:
-            return answer
-        feedback = self.wire.decode_feedback(message, self.unit_id)
-        outcome = await self._send_feedback(
-            feedback.features, feedback.request.names, feedback.reward, feedback.truth, feedback.routing
-        )
-        if outcome.data is None:
-            outcome.data = np.array([])
-        return self.wire.encode(outcome, feedback.request, carry_meta=False, omit_empty_names=True)
 
     async def health_status(self) -> Any:
         if self.plane.has(HEALTH_STATUS + RAW):
@@ -184,6 +177,29 @@ class SeldonOperations:
         return answer
 
 
+class ProtoOperations(SeldonOperations):
+    """The operations over protobuf messages, feedback included."""
+
+    def __init__(self, plane: DataPlane, wire: FeedbackWire, unit_id: str, include_metrics: bool):
+        super().__init__(plane, wire, unit_id, include_metrics)
+        self.feedback_wire = wire
+        self._feedback_raw = self._raw(SEND_FEEDBACK)
+        self._send_feedback = plane.user_call(SEND_FEEDBACK)
+
+    async def send_feedback(self, message: Any) -> Any:
+        """A Feedback message in, a SeldonMessage out; the answer mirrors the Feedback's request."""
+        raw = self._feedback_raw
+        if raw is not None and (answer := await raw(message)) is not None:
+            return answer
+        feedback = self.feedback_wire.decode_feedback(message, self.unit_id)
+        outcome = await self._send_feedback(
+            feedback.features, feedback.request.names, feedback.reward, feedback.truth, feedback.routing
+        )
+        if outcome.data is None:
+            outcome.data = np.array([])
+        return self.feedback_wire.encode(outcome, feedback.request, carry_meta=False)
+
+
 class SeldonHandler(ProtocolHandler):
     protocol = "seldon"
 
@@ -193,7 +209,7 @@ class SeldonHandler(ProtocolHandler):
         include = settings.include_metrics_in_response
         names, path = plane.component.class_names, settings.request_path
         self.json = SeldonOperations(plane, SeldonJsonCodec(names, path, include), unit_id, include)
-        self.proto = SeldonOperations(plane, SeldonProtoCodec(names, path, include), unit_id, include)
+        self.proto = ProtoOperations(plane, SeldonProtoCodec(names, path, include), unit_id, include)
         self._openapi = resources.files("modelserve.handlers").joinpath("seldon-openapi.json").read_bytes()
         self._grpc_metadata: Any = None
 
@@ -210,7 +226,7 @@ class SeldonHandler(ProtocolHandler):
             predict = self._passthrough
         else:
             predict = self._endpoint(ops.predict, PREDICT)
-        feedback = self._endpoint(ops.send_feedback, SEND_FEEDBACK)
+        feedback = self._feedback
         return [
             HttpRoute("/predict", both, predict),
             HttpRoute("/api/v1.0/predictions", post, predict),
@@ -235,14 +251,18 @@ class SeldonHandler(ProtocolHandler):
         if self.plane.has(verb + RAW):
 
             async def raw_endpoint(request: HttpRequest) -> Response:
-                return answer_response(await operation(seldon_message(request)))
+                return answer_response(await operation(await read_message(request)))
 
             return raw_endpoint
 
         async def endpoint(request: HttpRequest) -> Response:
-            return 200, JSON, orjson.dumps(await operation(seldon_message(request)), option=_DUMPS)
+            return 200, JSON, orjson.dumps(await operation(await read_message(request)), option=_DUMPS)
 
         return endpoint
+
+    async def _feedback(self, request: HttpRequest) -> Response:
+        """Feedback as the original serves it on REST: through protobuf (see the module's doc)."""
+        return answer_response(await self.proto.send_feedback(feedback_from_json(await read_message(request))))
 
     async def _passthrough(self, request: HttpRequest) -> Response:
         if not self.plane.has(PREDICT + RAW):

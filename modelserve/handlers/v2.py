@@ -30,7 +30,7 @@ from modelserve.codecs import v2, v2_proto
 from modelserve.codecs.v2 import BINARY_DATA_OUTPUT, InferRequest, InferResponse, Tensor, as_tensor
 from modelserve.dataplane import DataPlane
 from modelserve.datatypes import V2_DATATYPES
-from modelserve.errors import NOT_FOUND, BadRequest, ServingError
+from modelserve.errors import NOT_FOUND, BadRequest, ServingError, quote
 from modelserve.handlers.contract import JSON, HttpPrefix, HttpRequest, HttpRoute, ProtocolHandler, Response, RpcMethod
 from modelserve.handlers.naming import ModelNotFound, check_model, served_name
 from modelserve.model.component import PREDICT
@@ -164,7 +164,7 @@ class V2Handler(ProtocolHandler):
                 self.check_model(name, version)
             except ModelNotFound as error:
                 return error
-        return ServingError(f"No route {path}", 404, NOT_FOUND)
+        return ServingError(f"No route {quote(path)}", 404, NOT_FOUND)
 
     # -- gRPC
 

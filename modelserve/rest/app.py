@@ -15,7 +15,15 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from modelserve.errors import METHOD_NOT_ALLOWED, NOT_FOUND, PAYLOAD_TOO_LARGE, BadRequest, ServingError, log_failure
+from modelserve.errors import (
+    METHOD_NOT_ALLOWED,
+    NOT_FOUND,
+    PAYLOAD_TOO_LARGE,
+    BadRequest,
+    ServingError,
+    log_failure,
+    quote,
+)
 from modelserve.handlers.contract import HttpEndpoint, HttpRequest, ProtocolHandler, Response
 from modelserve.metrics.recorder import Route, ServerMetrics
 
@@ -69,7 +77,7 @@ class RestApp:
         for prefix, not_found, handler in self.prefixes:
             if path.startswith(prefix):
                 return handler.http_error(not_found(path))
-        return self.default.http_error(ServingError(f"No route {path}", 404, NOT_FOUND))
+        return self.default.http_error(ServingError(f"No route {quote(path)}", 404, NOT_FOUND))
 
     # -- ASGI
 
@@ -106,8 +114,8 @@ class RestApp:
                     (b"access-control-allow-headers", b"*"),
                 ]
                 return await _send(send, (200, b"text/plain", b""), scope, 0, preflight)
-            allowed = allow.decode()
-            error = ServingError(f"Method {method} not allowed on {path}: use {allowed}", 405, METHOD_NOT_ALLOWED)
+            message = f"Method {quote(method)} not allowed on {quote(path)}: use {allow.decode()}"
+            error = ServingError(message, 405, METHOD_NOT_ALLOWED)
             return await _send(send, self._owner(path).http_error(error), scope, 0, [(b"allow", allow)])
         body = b""
         try:

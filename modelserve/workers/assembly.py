@@ -91,10 +91,17 @@ def http_error(assembly: Assembly) -> Callable[[ServingError], tuple[int, bytes,
     return render_error
 
 
-def grpc_server(assembly: Assembly, settings: Settings) -> GrpcServer:
-    """The gRPC server of the handlers' methods (grpcio is imported here: after the fork)."""
-    from modelserve.grpc.server import GrpcServer
+def grpc_server(
+    assembly: Assembly,
+    settings: Settings,
+    max_calls: int | None = None,
+    on_max_calls: Callable[[], None] | None = None,
+) -> GrpcServer:
+    """The gRPC server of the handlers' methods (grpcio is imported here: after the fork);
+    ``on_max_calls`` is called once it has answered ``max_calls`` calls."""
+    from modelserve.grpc.server import Gate, GrpcServer
 
+    gate = Gate(max_calls, on_max_calls)
     return GrpcServer(
-        assembly.handlers, settings, lambda: assembly.plane.ready, assembly.metrics, assembly.tracer
+        assembly.handlers, settings, lambda: assembly.plane.ready, assembly.metrics, assembly.tracer, gate
     )

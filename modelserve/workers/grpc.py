@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from modelserve.workers.assembly import Assembly, assemble, grpc_server
@@ -25,22 +24,27 @@ def run_grpc_worker(supervisor: Supervisor, slot: Slot) -> int:
     assert model is not None
     assembly = assemble(model, settings, supervisor.metrics_dir, settings.grpc_user_threads, supervisor.peers_ready)
     try:
-        uvloop.run(serve(assembly, supervisor.mark_serving))
+        uvloop.run(serve(assembly, supervisor))
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # drained: a second SIGTERM must not cut the export
     finally:
         assembly.close()
     return 0
 
 
-async def serve(assembly: Assembly, on_serving: Callable[[], None]) -> None:
-    """Serve gRPC until SIGTERM or SIGINT, then drain for ``graceful_timeout``."""
+async def serve(assembly: Assembly, supervisor: Supervisor) -> None:
+    """Serve gRPC until SIGTERM, SIGINT or --max-requests, then drain for ``graceful_timeout``."""
     settings = assembly.plane.settings
-    server = grpc_server(assembly, settings)
+    stop = asyncio.Event()
+
+    def recycle() -> None:
+        supervisor.leave()  # the supervisor starts the replacement now, not after the drain
+        stop.set()
+
+    server = grpc_server(assembly, settings, supervisor.max_requests_for_worker(), recycle)
     server.bind(settings.host, settings.grpc_port)
     await server.start()
-    on_serving()
+    supervisor.mark_serving()
     logger.info("serving %s: gRPC on %s:%d", settings.interface_name, settings.host, server.port or 0)
-    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)

@@ -1,10 +1,13 @@
 import numpy as np
+import orjson
 import pytest
 
 from modelserve.codecs import seldon
-from modelserve.codecs.seldon import SeldonJsonCodec, decode, decode_feedback, decode_list
+from modelserve.codecs.seldon import EMPTY_REQUEST, SeldonJsonCodec, decode, decode_list
 from modelserve.errors import BadRequest
 from modelserve.model.component import Outcome, default_names
+
+NUMPY = orjson.OPT_SERIALIZE_NUMPY
 
 
 def codec(**kwargs: object) -> SeldonJsonCodec:
@@ -56,6 +59,36 @@ def test_answers_mirror_the_request() -> None:
         c.encode(Outcome(123), decode({"strData": "x"}))
 
 
+@pytest.mark.parametrize(
+    ("request_message", "numeric", "other"),
+    [
+        ({"data": {"tensor": {"shape": [1], "values": [1]}}}, "tensor", "ndarray"),
+        ({"data": {"ndarray": [1]}}, "ndarray", "ndarray"),
+        ({"data": {"names": ["a"]}}, "ndarray", "ndarray"),  # data without values: ndarray
+        ({"data": {}}, "ndarray", "ndarray"),
+        ({"strData": "x"}, "tensor", "ndarray"),
+        ({"jsonData": {"a": 1}}, "tensor", "ndarray"),
+        ({"binData": "AA=="}, "tensor", "ndarray"),
+    ],
+)
+def test_the_answer_kind_follows_the_request_data(request_message: dict, numeric: str, other: str) -> None:
+    """The original's rule (construct_response_json): with ``data`` in the request a numeric
+    answer takes its kind (tensor, tftensor, else ndarray); without, a numeric answer is a tensor;
+    a non-numeric answer is always an ndarray."""
+    request = decode(request_message)
+    for data in ([[1, 2]], np.array([[1.5, 2]]), np.array([3], dtype=np.int8)):
+        assert numeric in codec().encode(Outcome(data), request)["data"]
+    for data in ([["a"]], np.array([True]), np.array([[None]], dtype=object)):
+        assert other in codec().encode(Outcome(data), request)["data"]
+
+
+def test_a_message_without_data_answers_numbers_as_a_tensor() -> None:
+    """A health check has no request data to mirror: a list of numbers answers as a tensor."""
+    answer = orjson.loads(orjson.dumps(codec().encode(Outcome([[1, 2]]), EMPTY_REQUEST), option=NUMPY))
+    assert answer == {"data": {"names": ["t:0", "t:1"], "tensor": {"shape": [1, 2], "values": [1, 2]}}, "meta": {}}
+    assert codec().encode(Outcome(["a"]), EMPTY_REQUEST)["data"] == {"names": [], "ndarray": ["a"]}
+
+
 def test_list_answers_keep_python_numbers() -> None:
     answer = codec().encode(Outcome([[1, 2]]), decode({"data": {"ndarray": [[0, 0]]}}))
     assert answer["data"] == {"names": ["t:0", "t:1"], "ndarray": [[1, 2]]}
@@ -84,23 +117,13 @@ def test_meta_merging() -> None:
         "requestPath": {"me": "img", "x": "1"},
         "metrics": [{"key": "m"}, {"key": "c", "type": "COUNTER", "value": 1}],
     }
-    assert codec().encode(Outcome(""), request, carry_meta=False)["meta"] == {"puid": "p", "requestPath": {"x": "1"}}
+    # route answers (carry_meta=False) keep only the request's puid, as in the original
+    assert codec().encode(Outcome(""), request, carry_meta=False)["meta"] == {"puid": "p"}
+    carried = codec(request_path={"me": "img"}).encode(Outcome(""), request, carry_meta=False)["meta"]
+    assert carried == {"puid": "p", "requestPath": {"me": "img"}}
 
 
-def test_feedback_and_lists() -> None:
-    feedback = decode_feedback(
-        {
-            "request": {"data": {"ndarray": [[1, 2]]}},
-            "response": {"meta": {"routing": {"u": 2}}},
-            "truth": {"data": {"ndarray": [[1]]}},
-            "reward": "0.5",
-        },
-        "u",
-    )
-    assert (feedback.reward, feedback.routing, feedback.truth.tolist()) == (0.5, 2, [[1]])
-    assert decode_feedback({"request": {"strData": "x"}}, "u").features.size == 0
-    with pytest.raises(BadRequest, match="Couldn't parse float: high"):
-        decode_feedback({"reward": "high"}, "0")
+def test_lists() -> None:
     assert len(decode_list([{"strData": "a"}, {"strData": "b"}])) == 2
     assert len(decode_list({"seldonMessages": [{"strData": "a"}]})) == 1
     with pytest.raises(BadRequest):

@@ -349,7 +349,8 @@ def test_request_path_and_metrics_switch() -> None:
 
 
 def test_route_and_feedback_answers_do_not_carry_tags() -> None:
-    request = CODEC.decode(message({"strData": "x", "meta": {"puid": "p", "tags": {"a": "b"}}}))
+    meta = {"puid": "p", "tags": {"a": "b"}, "requestPath": {"x": "img:1"}}
+    request = CODEC.decode(message({"strData": "x", "meta": meta}))
     answer = as_dict(CODEC.encode(Outcome(np.array([[1]])), request, carry_meta=False))
     assert answer["meta"] == {"puid": "p"}
 
@@ -389,6 +390,85 @@ def test_decode_feedback() -> None:
         json_format.ParseDict({"request": {"meta": {"puid": "p"}}}, messages.Feedback()), "u"
     )
     assert meta_only.request.meta == {"puid": "p"} and meta_only.features.size == 0
+
+
+def feedback_answer(feedback: dict[str, Any], data: Any) -> dict[str, Any]:
+    """The encoded answer to a Feedback (JSON form), the user's send_feedback returning ``data``."""
+    decoded = CODEC.decode_feedback(seldon_proto.feedback_from_json(feedback), "0")
+    return as_dict(CODEC.encode(Outcome(data), decoded.request, carry_meta=False))["data"]
+
+
+@pytest.mark.parametrize(
+    ("feedback", "numeric"),
+    [
+        ({}, "tensor"),
+        ({"reward": 1}, "tensor"),
+        ({"request": {}}, "tensor"),
+        ({"request": {"meta": {"puid": "p"}}, "truth": {"data": {"ndarray": [1]}}}, "tensor"),
+        ({"request": {"strData": "x"}}, "tensor"),
+        ({"request": {"data": {"ndarray": [[1]]}}}, "ndarray"),
+        ({"request": {"data": {"tensor": {"shape": [1], "values": [1]}}}}, "tensor"),
+        ({"request": {"data": {"names": ["a"]}}}, "ndarray"),  # data, but none of its kinds
+        ({"request": {"data": {}}}, "ndarray"),
+    ],
+)
+def test_a_feedback_answer_mirrors_the_feedbacks_request(feedback: dict[str, Any], numeric: str) -> None:
+    """The original's rule (construct_response over ``Feedback.request``): with no ``data`` in
+    it a numeric answer is a tensor; with ``data`` it takes the data's kind, else ndarray."""
+    for data in ([[1, 2]], np.array([[0.5]]), np.array([])):
+        assert numeric in feedback_answer(feedback, data)
+    assert "ndarray" in feedback_answer(feedback, [["a"]])
+
+
+def test_an_empty_answer_to_a_feedback_without_request() -> None:
+    assert feedback_answer({"reward": 1}, np.array([])) == {"tensor": {"shape": [0]}}
+    assert feedback_answer({"reward": 1}, [[1, 2]]) == {
+        "names": ["t:0", "t:1"],
+        "tensor": {"shape": [1, 2], "values": [1.0, 2.0]},
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "info"),
+    [
+        (
+            {"reward": 1, "bogus": 2},
+            'Invalid JSON: Message type "seldon.protos.Feedback" has no field named "bogus" at "Feedback".\n'
+            " Available Fields(except extensions): \"['request', 'response', 'reward', 'truth']\"",
+        ),
+        ([1, 2], "Invalid JSON: Failed to parse 1 field: expected string or bytes-like object, got 'int'."),
+        ([{"reward": 1}], "Invalid JSON: Failed to parse {'reward': 1} field: unhashable type: 'dict'."),
+        (
+            {"reward": "high"},
+            "Invalid JSON: Failed to parse reward field: Couldn't parse float: high at Feedback.reward.",
+        ),
+        (
+            {"request": {"data": {"ndarray": [[1]], "foo": 1}}},
+            'Invalid JSON: Failed to parse request field: Message type "seldon.protos.DefaultData" has no field'
+            ' named "foo" at "Feedback.request.data".\n'
+            " Available Fields(except extensions): \"['names', 'tensor', 'ndarray', 'tftensor']\".",
+        ),
+        (
+            {"response": {"meta": {"routing": {"0": 1.5}}}},
+            "Invalid JSON: Failed to parse response field: Failed to parse meta field: Failed to parse routing"
+            " field: Couldn't parse integer: 1.5 at Feedback.response.meta.routing[0]...",
+        ),
+        (5, "Invalid JSON: a Feedback is a JSON object, not int 5"),
+        (True, "Invalid JSON: a Feedback is a JSON object, not bool True"),
+    ],
+)
+def test_feedback_json_is_parsed_strictly(body: Any, info: str) -> None:
+    """As the original's json_to_feedback: json_format.ParseDict, whose message is the info.
+    The texts are those protobuf 5.29 (the original's) and ours give for the same descriptor."""
+    with pytest.raises(BadRequest) as caught:
+        seldon_proto.feedback_from_json(body)
+    assert caught.value.message == info
+
+
+def test_feedback_json_that_parses() -> None:
+    assert seldon_proto.feedback_from_json([]) == messages.Feedback()  # an empty list is an empty object
+    parsed = seldon_proto.feedback_from_json({"reward": "0.5", "request": {"strData": "x"}})
+    assert (parsed.reward, parsed.request.strData) == (0.5, "x")
 
 
 def test_raw_metrics_of_messages_and_dicts() -> None:

@@ -200,6 +200,24 @@ def test_router_combiner_transformer_feedback(start_grpc) -> None:  # type: igno
         assert answer["meta"] == {"requestPath": {"unit": ""}}
 
 
+def test_feedback_without_request_data_answers_a_tensor(start_grpc) -> None:  # type: ignore[no-untyped-def]
+    """The original's rule: a numeric answer to a Feedback whose request has no ``data`` is a
+    tensor; with data, of the data's kind. The REST answer is the same message as JSON."""
+    server = start_grpc("NoDataModel")
+    tensor = {"names": ["t:0", "t:1"], "tensor": {"shape": [1, 2], "values": [1.0, 2.0]}}
+    for body in ({}, {"reward": 1}, {"request": {"meta": {"puid": "p"}}}, {"request": {"strData": "x"}}):
+        answer = server.call_dict("Model", "SendFeedback", body)
+        assert answer["data"] == tensor
+        assert answer == httpx.post(server.url + "/send-feedback", json=body).json()
+    with_data = server.call_dict("Seldon", "SendFeedback", {"request": {"data": {"ndarray": [[5]]}}})
+    assert with_data["data"] == {"names": ["t:0", "t:1"], "ndarray": [[1.0, 2.0]]}
+    raw = start_grpc("FeedbackRawModel")
+    assert raw.call_dict("Model", "SendFeedback", {"reward": 0.5}) == {
+        "strData": "seldon.protos.Feedback reward=0.5",
+        "meta": {},
+    }
+
+
 def test_raw_methods_and_metrics(start_grpc) -> None:  # type: ignore[no-untyped-def]
     raw = start_grpc("EchoRawModel")
     assert raw.call_dict("Model", "Predict", {}) == {"meta": {"tags": {"raw": "yes"}}}

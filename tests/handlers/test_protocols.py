@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import orjson
 import pytest
+from google.protobuf import json_format
 
 from modelserve.codecs import messages, v2_proto
 from modelserve.codecs.http import HttpRequest
@@ -76,6 +77,24 @@ def test_seldon_route_must_be_an_int_and_errors_are_seldon_bodies() -> None:
     assert (status, content_type) == (400, b"application/json")
     assert orjson.loads(body)["status"] == {"code": -1, "info": "nope", "reason": "MICROSERVICE_BAD_DATA", "status": 1}
     assert handler.rpc_trailers(BadRequest("nope")) == (("seldon-reason", "MICROSERVICE_BAD_DATA"),)
+
+
+def test_seldon_feedback_is_protobuf_on_both_transports() -> None:
+    """REST feedback is parsed into a Feedback and answered as on gRPC, then sent as protobuf JSON;
+    without request data to mirror the numeric answer is a tensor."""
+    handler = SeldonHandler(plane_of("NoDataModel"), Settings("NoDataModel"))
+    routes = {route.path: route for route in handler.http_routes()}
+    status, _, body = run(routes["/send-feedback"].endpoint(request("/send-feedback", {"reward": 1})))[:3]
+    on_grpc = json_format.MessageToDict(run(handler.proto.send_feedback(messages.Feedback(reward=1))))
+    assert status == 200 and orjson.loads(body) == on_grpc
+    assert on_grpc["data"] == {"names": ["t:0", "t:1"], "tensor": {"shape": [1, 2], "values": [1.0, 2.0]}}
+    with_data = messages.Feedback(reward=1)
+    with_data.request.data.ndarray.values.add().number_value = 1
+    assert "ndarray" in json_format.MessageToDict(run(handler.proto.send_feedback(with_data)))["data"]
+    with pytest.raises(BadRequest, match='no field named "bogus"'):
+        run(routes["/send-feedback"].endpoint(request("/send-feedback", {"reward": 1, "bogus": 2})))
+    health = orjson.loads(run(routes["/health/status"].endpoint(request("/health/status", method="GET")))[2])
+    assert health["data"] == {"names": [], "tensor": {"shape": [3], "values": [1, 2, 3]}}
 
 
 def test_seldon_health_status_is_503_while_draining() -> None:

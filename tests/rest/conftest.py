@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from modelserve.cli import build_parser, settings_from_args
+from modelserve.cli import build_parser, parse_serve_arguments, settings_from_args
 from modelserve.model import build_model
 from modelserve.workers.assembly import Assembly, assemble, rest_app
 from tests.conftest import MODELS
@@ -23,7 +23,8 @@ class AppClient:
     def __init__(self, model: str, *flags: str, env: dict[str, str] | None = None):
         if str(MODELS) not in sys.path:
             sys.path.append(str(MODELS))  # where `modelserve serve` finds them: its working directory
-        settings = settings_from_args(build_parser().parse_args(["serve", model, *flags]), env or {})
+        args = parse_serve_arguments(build_parser(), ["serve", model, *flags])
+        settings = settings_from_args(args, environ=env or {})
         self.metrics_dir = tempfile.TemporaryDirectory(prefix="modelserve-test-metrics-")
         model = build_model(settings)
         self.assembly: Assembly = assemble(model, settings, self.metrics_dir.name, settings.user_threads)

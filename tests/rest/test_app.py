@@ -140,6 +140,97 @@ def test_route_aggregate_feedback(scoring: AppClient) -> None:
         assert post(scoring, path, feedback).json()["data"]["ndarray"] == [[0.5, 1]]
 
 
+# -- feedback: protobuf on REST too, as in the original
+
+
+def test_feedback_answers_are_protobuf_json(scoring: AppClient) -> None:
+    """Numbers become doubles, a COUNTER's type is left out, the request's tags and
+    requestPath are not carried over (its puid is)."""
+    feedback = {"request": {"data": {"ndarray": [[1, 2]]}, "meta": {"puid": "p", "tags": {"a": 1}}}, "reward": 2}
+    answer = json.loads(post(scoring, "/send-feedback", feedback).text)
+    assert answer == {
+        "data": {"names": ["low", "high"], "ndarray": [[2.0, -1.0]]},
+        "meta": {
+            "puid": "p",
+            "tags": {"model": "scoring"},
+            "metrics": [{"key": "calls", "value": 1.0}],
+            "requestPath": {"scorer": "repo/scorer:1.2"},
+        },
+    }
+    assert all(isinstance(value, float) for value in answer["data"]["ndarray"][0])
+
+
+@pytest.mark.parametrize("feedback", [{}, {"reward": 1}, {"request": {}}, {"request": {"meta": {"puid": "p"}}}])
+def test_a_feedback_without_request_data_answers_a_tensor(app, feedback: dict) -> None:  # type: ignore[no-untyped-def]
+    """No data to mirror: a numeric answer is a tensor (the original's construct_response)."""
+    answer = json.loads(post(app("NoDataModel"), "/send-feedback", feedback).text)
+    assert answer["data"] == {"names": ["t:0", "t:1"], "tensor": {"shape": [1, 2], "values": [1.0, 2.0]}}
+    assert answer["meta"]["metrics"] == [
+        {"key": "no_data_calls", "value": 1.0},
+        {"key": "level", "type": "GAUGE", "value": 2.0},
+    ]
+    empty = json.loads(post(app("IdentityModel"), "/api/v1.0/feedback", feedback).text)
+    assert empty["data"] == {"tensor": {"shape": [0]}}  # no send_feedback: an empty answer, as a tensor
+    with_data = post(
+        app("NoDataModel"), "/send-feedback", {"request": {"data": {"tensor": {"shape": [1], "values": [1]}}}}
+    )
+    assert with_data.json()["data"]["tensor"] == {"shape": [1, 2], "values": [1.0, 2.0]}
+    assert (
+        "ndarray" in post(app("NoDataModel"), "/send-feedback", {"request": {"data": {"names": ["a"]}}}).json()["data"]
+    )
+
+
+def test_health_status_numbers_answer_a_tensor(app) -> None:  # type: ignore[no-untyped-def]
+    answer = app("NoDataModel").get("/health/status").json()
+    assert answer["data"] == {"names": [], "tensor": {"shape": [3], "values": [1, 2, 3]}}
+
+
+@pytest.mark.parametrize(
+    ("body", "info"),
+    [
+        (
+            b'{"reward":1,"bogus":2}',
+            'Invalid JSON: Message type "seldon.protos.Feedback" has no field named "bogus" at "Feedback".\n'
+            " Available Fields(except extensions): \"['request', 'response', 'reward', 'truth']\"",
+        ),
+        (b"[1,2]", "Invalid JSON: Failed to parse 1 field: expected string or bytes-like object, got 'int'."),
+        (
+            b'{"request":{"data":{"ndarray":[[1]]},"bogus":{}}}',
+            'Invalid JSON: Failed to parse request field: Message type "seldon.protos.SeldonMessage" has no field'
+            ' named "bogus" at "Feedback.request".\n Available Fields(except extensions): '
+            "\"['status', 'meta', 'data', 'binData', 'strData', 'jsonData', 'customData']\".",
+        ),
+        (
+            b'{"reward":"high"}',
+            "Invalid JSON: Failed to parse reward field: Couldn't parse float: high at Feedback.reward.",
+        ),
+        (b"7", "Invalid JSON: a Feedback is a JSON object, not int 7"),
+    ],
+)
+def test_feedback_is_parsed_strictly(identity: AppClient, body: bytes, info: str) -> None:
+    """As the original's json_to_feedback (json_format.ParseDict, no unknown fields), in
+    every place a message may be: body, form field, query."""
+    answers = [
+        identity.post("/send-feedback", content=body, headers={"content-type": "application/json"}),
+        identity.post("/api/v0.1/feedback", data={"json": body.decode()}),
+        identity.get("/send-feedback", params={"json": body.decode()}),
+    ]
+    for answer in answers:
+        assert answer.status_code == 400
+        assert answer.json() == {"status": {"code": -1, "info": info, "reason": "MICROSERVICE_BAD_DATA", "status": 1}}
+
+
+def test_unknown_fields_of_a_seldon_message_are_ignored(identity: AppClient) -> None:
+    """The original reads a SeldonMessage on REST without protobuf: unknown keys are ignored."""
+    body = {"data": {"ndarray": [[1]], "extra": 1}, "meta": {"extra": 2}, "extra": 3}
+    assert post(identity, "/predict", body).json() == {"data": {"names": ["t:0"], "ndarray": [[1]]}, "meta": {}}
+
+
+def test_send_feedback_raw_gets_a_feedback_message(app) -> None:  # type: ignore[no-untyped-def]
+    answer = post(app("FeedbackRawModel"), "/send-feedback", {"reward": 0.5})
+    assert answer.json() == {"strData": "seldon.protos.Feedback reward=0.5", "meta": {}}
+
+
 def test_health_metadata_openapi(scoring: AppClient) -> None:
     ping = scoring.get("/health/ping")
     assert (ping.status_code, ping.text, ping.headers["content-type"]) == (200, "pong", "text/html; charset=utf-8")
