@@ -7,6 +7,10 @@ with modelserve and the dependencies, the source, and a ``run`` script (``bundle
 Kubernetes resources that run it.
 """
 
+# What ``modelserve manifests --kind`` writes: a Deployment with its Service and autoscaler,
+# a KServe InferenceService, a SeldonDeployment.
+MANIFEST_KINDS = ("deployment", "kserve", "seldon")
+
 
 class BuildError(Exception):
     """The build cannot go on; the message names the file (and line) at fault."""

@@ -8,13 +8,10 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from modelserve.build import BuildError
+from modelserve.build import MANIFEST_KINDS, BuildError
 
 if TYPE_CHECKING:
     from modelserve.build.progress import Progress
-
-KINDS = ("deployment", "kserve", "seldon")
-
 
 def add_build_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (
@@ -41,7 +38,7 @@ def add_manifests_arguments(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add("image", help="the image, as the cluster pulls it")
     add("--bundle", type=Path, metavar="DIR", help="the bundle the image was built from: its model and variables")
-    add("--kind", action="append", choices=KINDS, help="deployment (with Service and HPA), kserve, seldon")
+    add("--kind", action="append", choices=MANIFEST_KINDS, help="deployment (with Service and HPA), kserve, seldon")
     add("--name", help="the resources' name (default: from the model name)")
     add("--namespace", metavar="NS")
     add("-e", "--env", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="set a variable")

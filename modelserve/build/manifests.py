@@ -17,9 +17,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from modelserve.build import BuildError
+from modelserve.build import MANIFEST_KINDS, BuildError
 from modelserve.build.bundle import Bundle
-from modelserve.build.commands import KINDS
 from modelserve.build.containerfile import USER
 from modelserve.build.s2i_environment import parse_overrides
 from modelserve.errors import StartupError
@@ -87,8 +86,8 @@ class ManifestOptions:
         if self.graceful_timeout <= 0:
             raise BuildError("--graceful-timeout must be positive")
         for kind in self.kinds:
-            if kind not in KINDS:
-                raise BuildError(f"--kind {kind}: one of {', '.join(KINDS)}")
+            if kind not in MANIFEST_KINDS:
+                raise BuildError(f"--kind {kind}: one of {', '.join(MANIFEST_KINDS)}")
 
 
 def dns_name(text: str) -> str:
