@@ -70,7 +70,14 @@ $(TEST_TOOLS): $(STAMP)
 		{ apt-get update && apt-get install -y prometheus-pushgateway; }
 	touch $(TEST_TOOLS)
 
-unit: venv $(BENCH_TOOLS) $(TEST_TOOLS) clients-venv upi-client-venv
+## tools of tests/build: buildah builds an image (vfs storage, chroot isolation), mmdebstrap its Debian base
+BUILD_TOOLS := $(VENV)/.build-tools
+$(BUILD_TOOLS): $(STAMP)
+	command -v buildah >/dev/null && command -v mmdebstrap >/dev/null || \
+		{ apt-get update && apt-get install -y buildah mmdebstrap; }
+	touch $(BUILD_TOOLS)
+
+unit: venv $(BENCH_TOOLS) $(TEST_TOOLS) $(BUILD_TOOLS) clients-venv upi-client-venv
 	$(BIN)/pytest -q
 
 ## The package as users get it. The wheel and the sdist must hold every file of modelserve/

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from modelserve import logs
+from modelserve.build import commands as build_commands
 from modelserve.errors import StartupError
 from modelserve.settings import (
     ANNOTATIONS_FILE,
@@ -50,7 +51,8 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "interface_name",
         nargs="?",
-        help="the user's class: Module (class Module in Module.py) or package.module.Class (or --model-dir)",
+        help="the user's class: Module (class Module in Module.py) or package.module.Class "
+        "(or --model-dir) [env: MODEL_NAME]",
     )
     for option in OPTIONS:
         if option.flag is None:
@@ -129,8 +131,6 @@ def settings_from_args(
     legacy, said = legacy_ports(getattr(args, "api_type", None), args.legacy_port, given, environ)
     if warnings is not None:
         warnings += said
-    if not args.interface_name and given.get("model_dir") is None:
-        raise SettingsError("name the model: a class (INTERFACE_NAME) or an MLflow model directory (--model-dir DIR)")
     if args.interface_name and given.get("model_dir") is not None:
         raise SettingsError("give a class (INTERFACE_NAME) or --model-dir, not both")
     return Settings.load(args.interface_name or "", {**given, **legacy}, environ)
@@ -187,11 +187,20 @@ def build_parser() -> argparse.ArgumentParser:
         "serve", help="serve a user's Python class", description="Serve a user's Python class in the Seldon protocol."
     )
     add_serve_arguments(serve)
+    build = commands.add_parser("build", help="package a source folder (s2i layout) into a bundle or an image")
+    build_commands.add_build_arguments(build)
+    manifests = commands.add_parser("manifests", help="write Kubernetes manifests that run a built image")
+    build_commands.add_manifests_arguments(manifests)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run_serve(parse_serve_arguments(build_parser(), argv))
+    parser = build_parser()
+    command = parser.parse_known_args(argv)[0].command
+    if command == "serve":
+        return run_serve(parse_serve_arguments(parser, argv))
+    args = parser.parse_args(argv)
+    return build_commands.run_build(args) if command == "build" else build_commands.run_manifests(args)
 
 
 def merlin_main(argv: Sequence[str] | None = None) -> int:

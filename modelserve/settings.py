@@ -213,7 +213,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "service_type",
         "--service-type",
-        (),
+        ("SERVICE_TYPE",),
         "MODEL",
         _choice(*SERVICE_TYPES),
         "Service type: " + ", ".join(SERVICE_TYPES) + ".",
@@ -772,15 +772,25 @@ class Settings:
     @classmethod
     def load(
         cls,
-        interface_name: str,
+        interface_name: str | None,
         cli_values: Mapping[str, Any] | None = None,
         environ: Mapping[str, str] | None = None,
         annotations: Mapping[str, str] | None = None,
     ) -> Settings:
         """CLI values (already converted; ``None`` means not given) > environment > pod
-        annotations (read from their file when not given) > defaults."""
+        annotations (read from their file when not given) > defaults.
+
+        Without an interface name, ``MODEL_NAME`` (as in an s2i-built image) names the class.
+        """
         cli_values = cli_values or {}
         environ = os.environ if environ is None else environ
+        if cli_values.get("model_dir") is None:
+            interface_name = interface_name or environ.get("MODEL_NAME", "").strip()
+            if not interface_name:
+                raise SettingsError(
+                    "name the model: a class (Module or package.module.Class, or MODEL_NAME) "
+                    "or an MLflow model directory (--model-dir DIR)"
+                )
         annotations_file = environ.get(ANNOTATIONS_VARIABLE) or ANNOTATIONS_FILE
         if annotations is None:
             annotations = read_annotations(annotations_file)
@@ -808,7 +818,7 @@ class Settings:
                     sources[option.name] = source
         if merlin:
             _merlin_processes(values)
-        settings = cls(interface_name=interface_name, sources=sources, **values)
+        settings = cls(interface_name=interface_name or "", sources=sources, **values)
         settings.check()
         return settings
 

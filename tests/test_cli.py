@@ -101,6 +101,45 @@ def test_seldon_command_name(start_server, tmp_path) -> None:  # type: ignore[no
     assert "seldon-core-microservice" in result.stdout
 
 
+def test_serve_with_no_arguments_reads_model_name_and_service_type(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """An s2i-style container starts ``modelserve serve`` with MODEL_NAME and SERVICE_TYPE only."""
+    import os
+
+    import httpx
+
+    from tests.conftest import SERVER_VARIABLES, free_port, wait_for
+
+    http_port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(SERVER_VARIABLES)}
+    env.update(
+        MODEL_NAME="RouterModel",
+        SERVICE_TYPE="ROUTER",
+        PREDICTIVE_UNIT_HTTP_SERVICE_PORT=str(http_port),
+        PREDICTIVE_UNIT_GRPC_SERVICE_PORT=str(free_port()),
+        PREDICTIVE_UNIT_METRICS_SERVICE_PORT=str(free_port()),
+        MODELSERVE_HOST="127.0.0.1",
+    )
+    log = open(tmp_path / "server.log", "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "modelserve", "serve"], cwd=MODELS, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+
+        def routes() -> bool:
+            try:
+                return httpx.post(f"http://127.0.0.1:{http_port}/route", json={"data": {"ndarray": [[1]]}}).is_success
+            except httpx.TransportError:
+                return False
+
+        assert wait_for(routes, timeout=30), (tmp_path / "server.log").read_text()
+    finally:
+        proc.terminate()
+        proc.wait(15)
+        log.close()
+    missing = run_cli("serve")
+    assert missing.returncode == 2 and "MODEL_NAME" in missing.stderr
+
+
 # Spec 000 (Seldon's wrapper before 1.5): `INTERFACE_NAME API_TYPE --port PORT`, and
 # PREDICTIVE_UNIT_SERVICE_PORT. Accepted with a deprecation warning, mapped onto today's ports.
 

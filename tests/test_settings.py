@@ -93,6 +93,21 @@ def test_batching_settings() -> None:
         Settings.load("M", environ={"MODELSERVE_MAX_BATCH_SIZE": "-1"})
 
 
+def test_model_name_and_service_type_from_the_s2i_variables() -> None:
+    environ = {"MODEL_NAME": "MyRouter", "SERVICE_TYPE": "router"}
+    settings = Settings.load(None, environ=environ)
+    assert settings.interface_name == "MyRouter" and settings.service_type == "ROUTER"
+    given = Settings.load("Other", {"service_type": "TRANSFORMER"}, environ)
+    assert given.interface_name == "Other" and given.service_type == "TRANSFORMER"
+
+
+def test_no_interface_name_and_no_model_name() -> None:
+    with pytest.raises(SettingsError, match="MODEL_NAME"):
+        Settings.load(None, environ={})
+    with pytest.raises(SettingsError, match="SERVICE_TYPE"):
+        Settings.load("M", environ={"SERVICE_TYPE": "ROUTERX"})
+
+
 # The pod annotations (/etc/podinfo/annotations, as the Seldon wrapper read them): a source
 # layer under the environment, over the defaults.
 
