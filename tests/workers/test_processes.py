@@ -133,6 +133,25 @@ def test_a_worker_that_cannot_load_stops_the_server() -> None:
         server.stop()
 
 
+def test_a_worker_kind_that_keeps_dying_before_serving_stops_the_server(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The gRPC workers cannot import their machinery (a broken grpc_health on the path): while
+    they crash-loop, readiness says no on REST; after 5 deaths in a row the server exits 1."""
+    broken = tmp_path / "grpc_health"
+    broken.mkdir()
+    (broken / "__init__.py").write_text("raise ImportError('grpc_health is broken on purpose')\n")
+    server = RunningServer("IdentityModel", env={"PYTHONPATH": str(tmp_path)}).wait_ready()
+    try:
+        assert httpx.get(server.url + "/health/ping").status_code == 200  # alive
+        status = httpx.get(server.url + "/health/status")
+        assert status.status_code == 503 and status.json()["status"]["reason"] == "MICROSERVICE_NOT_READY"
+        assert httpx.get(server.url + "/v2/health/ready").status_code == 503
+        assert server.proc.wait(30) == 1
+        output = server.output()
+        assert "grpc workers cannot start" in output and "died 5 times in a row before serving" in output
+    finally:
+        server.stop()
+
+
 def test_workers_die_with_the_supervisor(start_server) -> None:  # type: ignore[no-untyped-def]
     server = start_server("IdentityModel", "--workers", "2", "--grpc-workers", "0")
     workers = children(server.proc.pid)
