@@ -584,6 +584,21 @@ def test_read_tensor_takes_unpacked_and_negative_fields() -> None:
         protowire.read_tensor(b"\x12\x09" + bytes(9))
 
 
+def test_a_tensor_with_unknown_fields_and_groups_decodes() -> None:
+    """Found by tests/fuzz: an unknown group in data.tensor (protobuf keeps unknown fields) was a
+    ValueError in read_tensor, INTERNAL on gRPC; unknown fields are skipped, as protobuf skips them."""
+    tensor = messages.Tensor(shape=[2], values=[1.5, 2.5])
+    tensor.MergeFromString(b"\x2b\x08\x01\x33\x34\x2c" + b"\x1d" + bytes(4) + b"\x21" + bytes(8) + b"\x2a\x01x")
+    request = messages.SeldonMessage()
+    request.data.tensor.CopyFrom(tensor)
+    parsed = messages.SeldonMessage.FromString(request.SerializeToString())
+    assert CODEC.decode(parsed).X.tolist() == [1.5, 2.5]
+    for broken in (b"\x2b\x08", b"\x2b\x34", b"\x2b\x0c\x2c"):  # unterminated, mismatched, wire type 4 alone
+        with pytest.raises(ValueError):
+            protowire.read_tensor(broken)
+    assert protowire.skip_field(b"\x08\x01\x2c", 0, 5, 3) == 3
+
+
 def test_tensor_bytes_are_protobufs_own() -> None:
     array = np.arange(12.0).reshape(3, 4)
     reference = messages.Tensor(shape=[3, 4], values=array.ravel().tolist())
