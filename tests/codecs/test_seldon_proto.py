@@ -285,6 +285,14 @@ def test_tftensor_strings() -> None:
     assert seldon_proto.tftensor_to_array(tensor).tolist() == [b"a", b"b"]
 
 
+def test_tftensor_bytes_answer_as_tftensor() -> None:
+    """Found by tests/fuzz: an identity model's answer to DT_STRING strings went as a ListValue,
+    which cannot hold bytes (a 500); it mirrors the request instead."""
+    request = tf_request({"dtype": "DT_STRING", "tensorShape": {"dim": [{"size": "2"}]}, "stringVal": ["YQ==", "/w=="]})
+    answer = messages.SeldonMessage.FromString(CODEC.encode(Outcome(request.X), request).SerializeToString())
+    assert CODEC.decode(answer).X.tolist() == [b"a", b"\xff"]
+
+
 @pytest.mark.parametrize("dtype", ["<f4", "<f8", "<i4", "<i8", "u1", "<u2", "<f2", "<c8", "<c16", ">f8"])
 def test_tftensor_round_trip_by_content(dtype: str) -> None:
     array = np.arange(6).astype(dtype).reshape(3, 2)
