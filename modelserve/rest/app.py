@@ -5,7 +5,8 @@ is read once, and an endpoint (``handlers/``) returns ``(status, content_type, b
 A path belongs to one protocol, whose error format renders every failure on it;
 unknown paths answer 404 in the format of the protocol owning their prefix (else the
 first protocol's).  Every failure, ours or the user's, is logged once; nothing a
-client sends can stop the process.
+client sends can stop the process.  The handlers' OpenAPI parts, merged, are served at
+``/openapi.json`` (``handlers/openapi.py``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from modelserve.errors import (
     quote,
 )
 from modelserve.handlers.contract import HttpEndpoint, HttpRequest, ProtocolHandler, Response
+from modelserve.handlers.openapi import OpenApiHandler
 from modelserve.metrics.recorder import Route, ServerMetrics
 
 logger = logging.getLogger("modelserve.rest")
@@ -39,9 +41,11 @@ class ClientDisconnected(Exception):
 
 
 class RestApp:
-    """ASGI application over the HTTP routes of the given protocol handlers."""
+    """ASGI application over the HTTP routes of the given protocol handlers, and over
+    their OpenAPI document (``/openapi.json``, ``/docs``)."""
 
     def __init__(self, handlers: Sequence[ProtocolHandler], max_body_size: int, metrics: ServerMetrics | None = None):
+        handlers = [*handlers, OpenApiHandler(handlers)]
         self.max_body_size = max_body_size
         self.routes: dict[str, dict[str, HttpEndpoint]] = {}
         self.owners: dict[str, ProtocolHandler] = {}  # the protocol of each path: its error format
