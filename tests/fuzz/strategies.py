@@ -21,8 +21,34 @@ from modelserve.datatypes import V2_DATATYPES
 
 # Numbers at the edges of every integer type numpy and protobuf have, and around them.
 EDGE_INTEGERS = st.sampled_from(
-    [0, 1, -1, 2, 3, 127, 128, 255, 256, -129, 2**15, 2**16, 2**31 - 1, 2**31, -(2**31) - 1, 2**32, 2**53 + 1,
-     2**62, 2**63 - 1, 2**63, -(2**63), -(2**63) - 1, 2**64 - 1, 2**64, 10**30, -(10**30)]
+    [
+        0,
+        1,
+        -1,
+        2,
+        3,
+        127,
+        128,
+        255,
+        256,
+        -129,
+        2**15,
+        2**16,
+        2**31 - 1,
+        2**31,
+        -(2**31) - 1,
+        2**32,
+        2**53 + 1,
+        2**62,
+        2**63 - 1,
+        2**63,
+        -(2**63),
+        -(2**63) - 1,
+        2**64 - 1,
+        2**64,
+        10**30,
+        -(10**30),
+    ]
 )
 INTEGERS = st.one_of(st.integers(-5, 5), EDGE_INTEGERS, st.integers())
 FLOATS = st.one_of(
@@ -38,9 +64,7 @@ def json_values(keys: st.SearchStrategy[str] = KEYS, max_leaves: int = 20) -> st
     leaves = st.one_of(st.none(), st.booleans(), INTEGERS, FLOATS, TEXT)
     return st.recursive(
         leaves,
-        lambda children: st.one_of(
-            st.lists(children, max_size=5), st.dictionaries(keys, children, max_size=5)
-        ),
+        lambda children: st.one_of(st.lists(children, max_size=5), st.dictionaries(keys, children, max_size=5)),
         max_leaves=max_leaves,
     )
 
@@ -92,8 +116,10 @@ TFTENSORS = optional_fields(
     dtype=odd(TF_DTYPES),
     tensorShape=optional_fields(dim=odd(st.lists(optional_fields(size=odd(INTEGERS.map(str) | INTEGERS)), max_size=4))),
     tensorContent=odd(base64_text(32)),
-    **{name: odd(st.lists(st.one_of(INTEGERS, FLOATS, base64_text(), st.booleans()), max_size=6))
-       for name in TF_VALUE_FIELDS},
+    **{
+        name: odd(st.lists(st.one_of(INTEGERS, FLOATS, base64_text(), st.booleans()), max_size=6))
+        for name in TF_VALUE_FIELDS
+    },
 )
 SELDON_DATA = optional_fields(
     names=odd(st.lists(TEXT, max_size=3)),
@@ -106,24 +132,29 @@ META = optional_fields(
     tags=odd(st.dictionaries(TEXT, ANY_JSON, max_size=3)),
     routing=odd(st.dictionaries(TEXT, INTEGERS, max_size=2)),
     requestPath=odd(st.dictionaries(TEXT, TEXT, max_size=2)),
-    metrics=odd(st.lists(optional_fields(key=odd(TEXT), type=odd(st.sampled_from(["COUNTER", "GAUGE", "TIMER"])),
-                                         value=odd(FLOATS)), max_size=2)),
+    metrics=odd(
+        st.lists(
+            optional_fields(key=odd(TEXT), type=odd(st.sampled_from(["COUNTER", "GAUGE", "TIMER"])), value=odd(FLOATS)),
+            max_size=2,
+        )
+    ),
 )
 SELDON_MESSAGES = optional_fields(
     data=SELDON_DATA, jsonData=ANY_JSON, strData=odd(TEXT), binData=odd(base64_text()), meta=META
 )
-FEEDBACK = optional_fields(
-    request=SELDON_MESSAGES, response=SELDON_MESSAGES, truth=SELDON_MESSAGES, reward=odd(FLOATS)
-)
+FEEDBACK = optional_fields(request=SELDON_MESSAGES, response=SELDON_MESSAGES, truth=SELDON_MESSAGES, reward=odd(FLOATS))
 
 # ---------------------------------------------------------------- V2 (JSON)
 
 V2_DATATYPE_NAMES = st.one_of(st.sampled_from(V2_DATATYPES), TEXT)
 V2_DATA = odd(nested_lists(st.one_of(st.integers(-3, 3), INTEGERS, FLOATS, TEXT, st.booleans())))
-V2_PARAMETERS = odd(st.dictionaries(
-    st.one_of(TEXT, st.sampled_from(["binary_data_size", "binary_data", "binary_data_output", "content_type"])),
-    st.one_of(INTEGERS, st.booleans(), TEXT, ANY_JSON), max_size=3,
-))
+V2_PARAMETERS = odd(
+    st.dictionaries(
+        st.one_of(TEXT, st.sampled_from(["binary_data_size", "binary_data", "binary_data_output", "content_type"])),
+        st.one_of(INTEGERS, st.booleans(), TEXT, ANY_JSON),
+        max_size=3,
+    )
+)
 V2_INPUTS = optional_fields(
     name=odd(TEXT), datatype=odd(V2_DATATYPE_NAMES), shape=ODD_SHAPES, data=V2_DATA, parameters=V2_PARAMETERS
 )
@@ -138,10 +169,12 @@ V2_REQUESTS = optional_fields(
 
 V1_REQUESTS = optional_fields(
     instances=odd(nested_lists(st.one_of(st.integers(-3, 3), FLOATS, TEXT, st.booleans(), st.none()))),
-    inputs=odd(st.one_of(
-        nested_lists(st.one_of(st.integers(-3, 3), FLOATS, TEXT, st.booleans())),
-        st.dictionaries(TEXT, nested_lists(st.one_of(st.integers(-3, 3), FLOATS, TEXT)), max_size=3),
-    )),
+    inputs=odd(
+        st.one_of(
+            nested_lists(st.one_of(st.integers(-3, 3), FLOATS, TEXT, st.booleans())),
+            st.dictionaries(TEXT, nested_lists(st.one_of(st.integers(-3, 3), FLOATS, TEXT)), max_size=3),
+        )
+    ),
 )
 
 # ---------------------------------------------------------------- arrays (for round trips)
@@ -186,3 +219,111 @@ def wire(value: Any) -> Any:
 
 def from_wire(*strategies: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     return st.one_of(*strategies).map(wire)
+
+
+# ---------------------------------------------------------------- protobuf messages of any type
+
+# Strings a message field often gets, so that random messages also name the served model,
+# a datatype, a tensor dtype... and go past the first check.
+VOCABULARY = st.sampled_from(
+    [
+        "fuzzed",
+        "3",
+        "",
+        "input-0",
+        *V2_DATATYPES,
+        *tftensor.DTYPES,
+        "DT_STRING",
+        "COUNTER",
+        "GAUGE",
+        "binary_data_size",
+        "content_type",
+        "0",
+    ]
+)
+_PROTO_INTEGERS = {
+    32: st.one_of(st.integers(-3, 5), st.integers(-(2**31), 2**31 - 1)),
+    64: st.one_of(
+        st.integers(-3, 5), EDGE_INTEGERS.filter(lambda i: -(2**63) <= i < 2**63), st.integers(-(2**63), 2**63 - 1)
+    ),
+}
+# Unknown fields (a varint, a length-delimited field, a group) that a message may carry:
+# protobuf keeps them, and codecs reading serialized messages must skip them.
+UNKNOWN_FIELDS = st.sampled_from(
+    [b"\xf8\x3e\x01", b"\xfa\x3e\x02ab", b"\xfb\x3e\xf8\x3e\x05\xfc\x3e", b"\xfd\x3e\x00\x00\x00\x00"]
+)
+
+
+def _scalar(field: Any) -> st.SearchStrategy[Any]:
+    from google.protobuf.descriptor import FieldDescriptor as F
+
+    kind = field.type
+    if kind in (F.TYPE_DOUBLE, F.TYPE_FLOAT):
+        return st.one_of(st.integers(-3, 3).map(float), st.floats(width=32 if kind == F.TYPE_FLOAT else 64))
+    if kind in (F.TYPE_INT64, F.TYPE_SINT64, F.TYPE_SFIXED64):
+        return _PROTO_INTEGERS[64]
+    if kind in (F.TYPE_UINT64, F.TYPE_FIXED64):
+        return st.one_of(st.integers(0, 5), st.integers(0, 2**64 - 1))
+    if kind in (F.TYPE_INT32, F.TYPE_SINT32, F.TYPE_SFIXED32):
+        return _PROTO_INTEGERS[32]
+    if kind in (F.TYPE_UINT32, F.TYPE_FIXED32):
+        return st.one_of(st.integers(0, 5), st.integers(0, 2**32 - 1))
+    if kind == F.TYPE_BOOL:
+        return st.booleans()
+    if kind == F.TYPE_STRING:
+        return st.one_of(VOCABULARY, TEXT)
+    if kind == F.TYPE_BYTES:
+        return st.binary(max_size=24)
+    if kind == F.TYPE_ENUM:
+        return st.one_of(st.sampled_from([v.number for v in field.enum_type.values]), st.integers(-1, 40))
+    raise AssertionError(f"no strategy for field type {kind}")
+
+
+@st.composite
+def protobuf_messages(draw: st.DrawFn, message_class: Any, depth: int = 5) -> Any:
+    """A message of ``message_class`` whose fields are set at random (oneofs: at most one;
+    nested messages down to ``depth``), sometimes with unknown fields."""
+    message = message_class()
+    _fill(draw, message, depth)
+    return message
+
+
+def _fill(draw: st.DrawFn, message: Any, depth: int) -> None:
+    descriptor = message.DESCRIPTOR
+    chosen_oneofs = {oneof.name: draw(st.sampled_from([None, *oneof.fields])) for oneof in descriptor.oneofs}
+    for field in descriptor.fields:
+        oneof = field.containing_oneof
+        if oneof is not None and chosen_oneofs[oneof.name] is not field:
+            continue
+        if oneof is None and not draw(st.booleans()):
+            continue
+        _set(draw, message, field, depth)
+    if draw(st.integers(0, 9)) == 0:
+        message.MergeFromString(draw(UNKNOWN_FIELDS))
+
+
+def _set(draw: st.DrawFn, message: Any, field: Any, depth: int) -> None:
+    from google.protobuf.descriptor import FieldDescriptor as F
+
+    is_message = field.type == F.TYPE_MESSAGE
+    if is_message and depth <= 0:
+        return
+    target = getattr(message, field.name)
+    if is_message and field.message_type.GetOptions().map_entry:
+        key_field, value_field = field.message_type.fields_by_name["key"], field.message_type.fields_by_name["value"]
+        for key in draw(st.lists(_scalar(key_field), max_size=2)):
+            if value_field.type == F.TYPE_MESSAGE:
+                _fill(draw, target[key], depth - 1)
+            else:
+                target[key] = draw(_scalar(value_field))
+    elif field.is_repeated:
+        for _ in range(draw(st.integers(0, 3))):
+            if is_message:
+                _fill(draw, target.add(), depth - 1)
+            else:
+                target.append(draw(_scalar(field)))
+    elif is_message:
+        target.SetInParent()
+        _fill(draw, target, depth - 1)
+    else:
+        setattr(message, field.name, draw(_scalar(field)))

@@ -78,8 +78,13 @@ def test_any_json_value_is_a_message_or_a_client_error(message: object) -> None:
         echo_json(request)
 
 
-@given(from_wire(ANY_JSON, st.lists(SELDON_MESSAGES, max_size=3), st.fixed_dictionaries(
-    {"seldonMessages": st.one_of(ANY_JSON, st.lists(SELDON_MESSAGES, max_size=3))})))
+@given(
+    from_wire(
+        ANY_JSON,
+        st.lists(SELDON_MESSAGES, max_size=3),
+        st.fixed_dictionaries({"seldonMessages": st.one_of(ANY_JSON, st.lists(SELDON_MESSAGES, max_size=3))}),
+    )
+)
 def test_any_json_value_is_a_message_list_or_a_client_error(message: object) -> None:
     clean(seldon.decode_list, message)
 
@@ -144,10 +149,17 @@ def test_tftensor_round_trips_strings(array: np.ndarray) -> None:
 
 # ---------------------------------------------------------------- in an HTTP request
 
-CONTENT_TYPES = st.sampled_from([
-    b"application/json", b"application/x-www-form-urlencoded", b"multipart/form-data; boundary=xyz",
-    b"multipart/form-data", b"multipart/form-data; boundary=\"xyz\"", b"text/plain", b"",
-])
+CONTENT_TYPES = st.sampled_from(
+    [
+        b"application/json",
+        b"application/x-www-form-urlencoded",
+        b"multipart/form-data; boundary=xyz",
+        b"multipart/form-data",
+        b'multipart/form-data; boundary="xyz"',
+        b"text/plain",
+        b"",
+    ]
+)
 
 
 def multipart(fields: list[tuple[str, bytes, bool]]) -> bytes:
@@ -155,8 +167,13 @@ def multipart(fields: list[tuple[str, bytes, bool]]) -> bytes:
     for name, value, is_file in fields:
         filename = '; filename="f"' if is_file else ""
         parts.append(
-            b"--xyz\r\nContent-Disposition: form-data; name=\"" + name.encode() + b"\"" + filename.encode()
-            + b"\r\n\r\n" + value + b"\r\n"
+            b'--xyz\r\nContent-Disposition: form-data; name="'
+            + name.encode()
+            + b'"'
+            + filename.encode()
+            + b"\r\n\r\n"
+            + value
+            + b"\r\n"
         )
     return b"".join(parts) + b"--xyz--\r\n"
 
@@ -165,8 +182,10 @@ FIELD_NAMES = st.one_of(st.sampled_from(["data", "strData", "binData", "jsonData
 BODIES = st.one_of(
     st.binary(max_size=200),
     st.one_of(ANY_JSON, SELDON_MESSAGES).map(json_text),
-    st.lists(st.tuples(FIELD_NAMES, st.one_of(st.binary(max_size=30), SELDON_MESSAGES.map(json_text)), st.booleans()),
-             max_size=4).map(multipart),
+    st.lists(
+        st.tuples(FIELD_NAMES, st.one_of(st.binary(max_size=30), SELDON_MESSAGES.map(json_text)), st.booleans()),
+        max_size=4,
+    ).map(multipart),
     st.one_of(ANY_JSON, SELDON_MESSAGES).map(lambda m: b"json=" + json_text(m)),
 )
 QUERIES = st.one_of(st.just(b""), st.binary(max_size=40), SELDON_MESSAGES.map(lambda m: b"json=" + json_text(m)))
@@ -270,4 +289,3 @@ def protobuf_of(value: object, message_class: type) -> object:
         return json_format.ParseDict(value, message_class(), descriptor_pool=messages.POOL)
     except Exception:
         return None
-

@@ -30,8 +30,20 @@ from tests.fuzz.strategies import (
 )
 from tests.fuzz.support import clean
 
-DTYPE_NAMES = {"BOOL": "bool", "UINT8": "u1", "UINT16": "u2", "UINT32": "u4", "UINT64": "u8", "INT8": "i1",
-               "INT16": "i2", "INT32": "i4", "INT64": "i8", "FP16": "f2", "FP32": "f4", "FP64": "f8"}
+DTYPE_NAMES = {
+    "BOOL": "bool",
+    "UINT8": "u1",
+    "UINT16": "u2",
+    "UINT32": "u4",
+    "UINT64": "u8",
+    "INT8": "i1",
+    "INT16": "i2",
+    "INT32": "i4",
+    "INT64": "i8",
+    "FP16": "f2",
+    "FP32": "f4",
+    "FP64": "f8",
+}
 
 
 def tensors(datatypes: tuple[str, ...] = V2_DATATYPES, text: bool = False) -> st.SearchStrategy[Tensor]:

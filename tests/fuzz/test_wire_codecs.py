@@ -31,10 +31,12 @@ def test_any_json_value_is_a_v1_request_or_a_client_error(message: object) -> No
 LIST_SHAPES = hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4)
 
 
-@given(st.one_of(
-    arrays(NUMERIC_DTYPES, LIST_SHAPES),
-    hnp.arrays(np.dtype("U8"), LIST_SHAPES, elements=st.text(st.characters(exclude_characters="\x00"), max_size=8)),
-))
+@given(
+    st.one_of(
+        arrays(NUMERIC_DTYPES, LIST_SHAPES),
+        hnp.arrays(np.dtype("U8"), LIST_SHAPES, elements=st.text(st.characters(exclude_characters="\x00"), max_size=8)),
+    )
+)
 def test_arrays_round_trip_as_predictions_and_instances(array: np.ndarray) -> None:
     answer = orjson.loads(orjson.dumps(kserve_v1.predictions(array), option=orjson.OPT_SERIALIZE_NUMPY))
     X, names = kserve_v1.decode({"instances": answer["predictions"]})
