@@ -349,6 +349,16 @@ def test_meta_as_message_to_dict_gives_it() -> None:
     }
 
 
+def test_a_request_metric_of_an_unknown_type_is_carried_over() -> None:
+    """Found by tests/fuzz: a request's metric of a type number the enum does not name (valid
+    protobuf) was a KeyError in the answer's meta, INTERNAL on gRPC."""
+    request = messages.SeldonMessage(strData="x")
+    request.meta.metrics.add(key="k", type=-1, value=1.0)
+    decoded = CODEC.decode(messages.SeldonMessage.FromString(request.SerializeToString()))
+    answer = CODEC.encode(Outcome("y"), decoded)
+    assert [(m.key, m.type, m.value) for m in answer.meta.metrics] == [("k", -1, 1.0)]
+
+
 def test_request_path_and_metrics_switch() -> None:
     codec = SeldonProtoCodec(class_names, {"unit": "img:2"}, include_metrics=False)
     request = codec.decode(message({"strData": "x"}))
