@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HTTP_PORT ?= 9000
 
 .PHONY: venv serve test lint typecheck unit conformance protos clean bench bench-quick bench-batching profile clients-venv \
-	dist smoke extras
+	dist smoke extras fuzz
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "modelserve needs Python 3.11+"'
@@ -62,6 +62,13 @@ $(TEST_TOOLS): $(STAMP)
 
 unit: venv $(BENCH_TOOLS) $(TEST_TOOLS) clients-venv
 	$(BIN)/pytest -q
+
+## The fuzzers of tests/fuzz at length: hypothesis's "long" profile (thousands of random
+## cases per codec test, a new draw on every run, failures kept in .hypothesis/ and tried
+## first next time) and schemathesis with every phase and 1000 cases per operation.
+## `make test` runs them bounded and repeatable (the "ci" profile).
+fuzz: venv
+	HYPOTHESIS_PROFILE=long $(BIN)/pytest tests/fuzz -q
 
 ## The package as users get it. The wheel and the sdist must hold every file of modelserve/
 ## (scripts/check_dist.py); clean venvs that are not the development one install them:

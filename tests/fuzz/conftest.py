@@ -3,7 +3,10 @@
 ``HYPOTHESIS_PROFILE`` chooses the profile:
 
 - ``ci`` (the default): few examples, derandomized (the same examples on every run, so
-  that a failure is never a matter of luck) and no example database;
+  that a failure is never a matter of luck) and no example database.  Hypothesis also
+  mixes in constants it finds in the source of the modules loaded so far, a set that
+  grows as a run imports modules: with it, two runs of the same tests differ.  The
+  profile leaves those constants out;
 - ``long``: many random examples, a new draw on every run; failures found are kept in
   ``.hypothesis/`` and tried first on the next run.
 
@@ -40,6 +43,12 @@ settings.register_profile(
 )
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
 settings.load_profile(PROFILE)
+
+if PROFILE == "ci":
+    from hypothesis.internal.conjecture import providers
+
+    if hasattr(providers, "_get_local_constants"):  # a private part of hypothesis: checked by name
+        providers._get_local_constants = providers.Constants
 
 
 def examples(share: float) -> int:

@@ -194,9 +194,15 @@ def arrays(dtypes: list[str], shape: st.SearchStrategy[tuple[int, ...]] = ARRAY_
     )
 
 
-def bytes_arrays(shape: st.SearchStrategy[tuple[int, ...]] = ARRAY_SHAPES, text: bool = False) -> Any:
-    """Object arrays of ``bytes`` (UTF-8 text only, when ``text``)."""
-    element = TEXT.map(str.encode) if text else st.binary(max_size=8)
+def bytes_arrays(shape: st.SearchStrategy[tuple[int, ...]] = ARRAY_SHAPES, text: bool = False, nul: bool = True) -> Any:
+    """Object arrays of ``bytes`` (UTF-8 text only, when ``text``; without NUL characters
+    unless ``nul``: numpy's str arrays drop trailing ones, so Seldon's ndarray, read by
+    ``np.array`` as the original reads it, does too)."""
+    if text:
+        characters = st.characters(codec="utf-8", exclude_characters="" if nul else "\x00")
+        element = st.text(characters, max_size=12).map(str.encode)
+    else:
+        element = st.binary(max_size=8)
 
     def build(dims: tuple[int, ...]) -> Any:
         size = int(np.prod(dims))

@@ -45,10 +45,16 @@ LIST_SHAPES = hnp.array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=4)
 
 
 def kind_arrays(kind: str) -> st.SearchStrategy[np.ndarray]:
-    """Arrays a request of ``kind`` is answered in that kind (booleans are not numbers to Seldon: ndarray)."""
+    """Arrays a request of ``kind`` is answered in that kind (booleans are not numbers to Seldon:
+    ndarray).  Numbers beyond int64 only as tftensor: tensor and ndarray values are read by
+    ``np.array``, as the original reads them, which makes floats of them."""
     if kind == NDARRAY:
-        return arrays(NUMERIC_DTYPES, LIST_SHAPES)
-    return arrays([d for d in NUMERIC_DTYPES if d != "bool"])
+        found = arrays(NUMERIC_DTYPES, LIST_SHAPES)
+    else:
+        found = arrays([d for d in NUMERIC_DTYPES if d != "bool"])
+    if kind == TFTENSOR:
+        return found
+    return found.filter(lambda array: array.dtype.kind != "u" or not array.size or array.max() < 2**63)
 
 
 JSON_CODEC = SeldonJsonCodec(class_names, {}, True)
@@ -105,7 +111,7 @@ def test_numeric_arrays_round_trip_in_json(kind_array: tuple[str, np.ndarray]) -
         assert np.array_equal(decoded.X.astype(array.dtype), array)
 
 
-@given(bytes_arrays(LIST_SHAPES, text=True))
+@given(bytes_arrays(LIST_SHAPES, text=True, nul=False))
 def test_string_arrays_round_trip_in_json(array: np.ndarray) -> None:
     strings = np.vectorize(bytes.decode, otypes=[object])(array) if array.size else array
     message = orjson.loads(orjson.dumps(JSON_CODEC.encode(Outcome(strings), seldon.EMPTY_REQUEST)))
@@ -272,7 +278,7 @@ def test_numeric_arrays_round_trip_in_protobuf(kind_array: tuple[str, np.ndarray
         assert np.array_equal(decoded.X, array.astype(np.float64))
 
 
-@given(bytes_arrays(LIST_SHAPES, text=True))
+@given(bytes_arrays(LIST_SHAPES, text=True, nul=False))
 def test_string_arrays_round_trip_in_protobuf(array: np.ndarray) -> None:
     strings = np.vectorize(bytes.decode, otypes=[object])(array) if array.size else array
     message = PROTO_CODEC.encode(Outcome(strings), seldon.EMPTY_REQUEST)

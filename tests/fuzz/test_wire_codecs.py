@@ -33,8 +33,14 @@ LIST_SHAPES = hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4)
 
 @given(
     st.one_of(
-        arrays(NUMERIC_DTYPES, LIST_SHAPES),
-        hnp.arrays(np.dtype("U8"), LIST_SHAPES, elements=st.text(st.characters(exclude_characters="\x00"), max_size=8)),
+        # numbers beyond int64 become floats in np.array (as in KServe): not round-tripped
+        arrays(NUMERIC_DTYPES, LIST_SHAPES).filter(lambda a: a.dtype.kind != "u" or not a.size or a.max() < 2**63),
+        # JSON cannot hold lone surrogates; numpy's str arrays drop trailing NULs
+        hnp.arrays(
+            np.dtype("U8"),
+            LIST_SHAPES,
+            elements=st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=8),
+        ),
     )
 )
 def test_arrays_round_trip_as_predictions_and_instances(array: np.ndarray) -> None:
