@@ -63,10 +63,10 @@ $(TEST_TOOLS): $(STAMP)
 unit: venv $(BENCH_TOOLS) $(TEST_TOOLS) clients-venv
 	$(BIN)/pytest -q
 
-## The fuzzers of tests/fuzz at length: hypothesis's "long" profile (thousands of random
-## cases per codec test, a new draw on every run, failures kept in .hypothesis/ and tried
-## first next time) and schemathesis with every phase and 1000 cases per operation.
-## `make test` runs them bounded and repeatable (the "ci" profile).
+## The fuzzers of tests/fuzz at length (about an hour on 2 cores): hypothesis's "long"
+## profile (thousands of random cases per test, a new draw on every run, failures kept in
+## .hypothesis/ and tried first next time) and schemathesis with its coverage phase and 300
+## cases per operation. `make test` runs them bounded and repeatable (the "ci" profile).
 fuzz: venv
 	HYPOTHESIS_PROFILE=long $(BIN)/pytest tests/fuzz -q
 
@@ -147,4 +147,4 @@ profile: venv $(BENCH_TOOLS)
 	$(BIN)/python -m bench.profiling
 
 clean:
-	rm -rf $(VENV) .venvs $(DIST) build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venvs $(DIST) build .pytest_cache .mypy_cache .ruff_cache .hypothesis

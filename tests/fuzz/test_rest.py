@@ -28,7 +28,7 @@ CHECKS = [
 ]
 OPTIONS = {
     "ci": ["--phases", "examples,fuzzing", "--max-examples", "12", "--generation-deterministic"],
-    "long": ["--phases", "examples,coverage,fuzzing", "--max-examples", "1000"],
+    "long": ["--phases", "examples,coverage,fuzzing", "--max-examples", "300"],
 }
 TIMEOUT = {"ci": 300, "long": 3 * 3600}
 
