@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HTTP_PORT ?= 9000
 
 .PHONY: venv serve test lint typecheck unit conformance protos clean bench bench-quick bench-batching profile clients-venv \
-	dist smoke extras bench-latency bench-payload bench-startup upi-client-venv
+	dist smoke extras bench-latency bench-payload bench-startup upi-client-venv fuzz
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "modelserve needs Python 3.11+"'
@@ -79,6 +79,13 @@ $(BUILD_TOOLS): $(STAMP)
 
 unit: venv $(BENCH_TOOLS) $(TEST_TOOLS) $(BUILD_TOOLS) clients-venv upi-client-venv
 	$(BIN)/pytest -q
+
+## The fuzzers of tests/fuzz at length (about an hour on 2 cores): hypothesis's "long"
+## profile (thousands of random cases per test, a new draw on every run, failures kept in
+## .hypothesis/ and tried first next time) and schemathesis with its coverage phase and 300
+## cases per operation. `make test` runs them bounded and repeatable (the "ci" profile).
+fuzz: venv
+	HYPOTHESIS_PROFILE=long $(BIN)/pytest tests/fuzz -q
 
 ## The package as users get it. The wheel and the sdist must hold every file of modelserve/
 ## (scripts/check_dist.py); clean venvs that are not the development one install them:
@@ -188,4 +195,4 @@ profile: venv $(BENCH_TOOLS)
 	$(BIN)/python -m bench.profiling
 
 clean:
-	rm -rf $(VENV) .venvs $(DIST) build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venvs $(DIST) build .pytest_cache .mypy_cache .ruff_cache .hypothesis

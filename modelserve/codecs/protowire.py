@@ -71,6 +71,33 @@ def tensor_bytes(array: np.ndarray) -> bytes:
     return b"".join(parts)
 
 
+def skip_field(data: bytes, pos: int, field: int, wire_type: int) -> int:
+    """The position after the value of a field whose key was read (unknown fields and
+    groups included: a reader skips what it does not know); ValueError when truncated."""
+    if wire_type == 0:
+        return read_varint(data, pos)[1]
+    if wire_type == 1:
+        end = pos + 8
+    elif wire_type == 2:
+        length, pos = read_varint(data, pos)
+        end = pos + length
+    elif wire_type == 5:
+        end = pos + 4
+    elif wire_type == 3:  # a group: fields up to its end-group key
+        while True:
+            key, pos = read_varint(data, pos)
+            if key & 7 == 4:
+                if key >> 3 != field:
+                    raise ValueError("mismatched end of group")
+                return pos
+            pos = skip_field(data, pos, key >> 3, key & 7)
+    else:
+        raise ValueError(f"unexpected wire type {wire_type}")
+    if end > len(data):
+        raise ValueError("truncated field")
+    return end
+
+
 def read_tensor(data: bytes) -> tuple[list[int], np.ndarray]:
     """(shape, values) of a serialized ``Tensor``; the values are a writable float64 copy."""
     shape: list[int] = []
@@ -79,32 +106,30 @@ def read_tensor(data: bytes) -> tuple[list[int], np.ndarray]:
     while pos < len(data):
         key, pos = read_varint(data, pos)
         field, wire_type = key >> 3, key & 7
-        if wire_type == 2:  # packed (or an unknown length-delimited field)
+        if field == 1 and wire_type == 2:  # packed shape
             length, pos = read_varint(data, pos)
             end = pos + length
             if end > len(data):
                 raise ValueError("truncated field")
-            if field == 1:
-                while pos < end:
-                    dim, pos = read_varint(data, pos)
-                    shape.append(_int32(dim))
-            elif field == 2:
-                if length % 8:
-                    raise ValueError("packed doubles of a length that is not a multiple of 8")
-                chunks.append(np.frombuffer(data, F8, length // 8, pos))
-            pos = end
-        elif wire_type == 0:
+            while pos < end:
+                dim, pos = read_varint(data, pos)
+                shape.append(_int32(dim))
+        elif field == 1 and wire_type == 0:
             number, pos = read_varint(data, pos)
-            if field == 1:
-                shape.append(_int32(number))
-        elif wire_type == 1:
-            if field == 2:
-                chunks.append(np.frombuffer(data, F8, 1, pos))
+            shape.append(_int32(number))
+        elif field == 2 and wire_type == 2:  # packed values
+            length, pos = read_varint(data, pos)
+            if length % 8 or pos + length > len(data):
+                raise ValueError("packed doubles of a length that is not a multiple of 8, or truncated")
+            chunks.append(np.frombuffer(data, F8, length // 8, pos))
+            pos += length
+        elif field == 2 and wire_type == 1:
+            if pos + 8 > len(data):
+                raise ValueError("truncated field")
+            chunks.append(np.frombuffer(data, F8, 1, pos))
             pos += 8
-        elif wire_type == 5:
-            pos += 4
         else:
-            raise ValueError(f"unexpected wire type {wire_type}")
+            pos = skip_field(data, pos, field, wire_type)
     if not chunks:
         return shape, np.empty(0, F8)
     values = chunks[0].copy() if len(chunks) == 1 else np.concatenate(chunks)

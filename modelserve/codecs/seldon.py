@@ -195,12 +195,23 @@ def response_meta(
 def answer_kind(request_kind: str, array: np.ndarray) -> str:
     """Which data field an array answer goes in: the request's ``data`` kind when it had
     ``data`` and the answer is numeric, ``tensor`` for a numeric answer to a message
-    without ``data``, else ``ndarray``."""
+    without ``data``; else ``ndarray``, except bytes answering a tftensor request (as the
+    DT_STRING strings it came with: an ndarray in JSON or a ListValue cannot hold bytes)."""
     if not is_numeric(array):
+        if request_kind == TFTENSOR and _holds_bytes(array):
+            return TFTENSOR
         return NDARRAY
     if request_kind in DATA_KINDS:
         return request_kind
     return TENSOR
+
+
+def _holds_bytes(array: np.ndarray) -> bool:
+    if array.dtype.kind == "S":
+        return True
+    if array.dtype.kind != "O" or not array.size:
+        return False
+    return all(isinstance(value, (bytes, str)) for value in array.flat) and isinstance(array.flat[0], bytes)
 
 
 def is_numeric(array: np.ndarray) -> bool:

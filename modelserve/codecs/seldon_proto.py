@@ -197,7 +197,10 @@ def set_meta(meta: Any, values: dict[str, Any]) -> None:
 
 def set_metric(message: Any, metric: dict[str, Any]) -> None:
     message.key = str(metric.get("key", ""))
-    message.type = _METRIC_TYPES.values_by_name[metric.get("type") or "COUNTER"].number
+    kind = metric.get("type") or "COUNTER"
+    # a request's metric of a type this proto does not name (MessageToDict gives its number)
+    # goes back as the number it came with
+    message.type = kind if type(kind) is int else _METRIC_TYPES.values_by_name[kind].number
     message.value = float(metric.get("value", 0.0))
     for key, item in (metric.get("tags") or {}).items():
         message.tags[str(key)] = str(item)

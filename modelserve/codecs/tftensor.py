@@ -53,11 +53,14 @@ VALUE_FIELDS = {
 
 
 def shape_of(tensor: dict[str, Any]) -> list[int]:
-    dims = (tensor.get("tensorShape") or {}).get("dim") or []
+    shape = tensor.get("tensorShape") or {}
+    dims = shape.get("dim") if isinstance(shape, dict) else None
+    if not isinstance(dims, (list, type(None))):
+        raise BadRequest(f"Invalid tftensor shape: {quote(shape)}")
     try:
-        return [int(dim.get("size", 0)) for dim in dims]
+        return [int(dim.get("size", 0)) for dim in dims or ()]
     except (TypeError, ValueError, AttributeError):
-        raise BadRequest(f"Invalid tftensor shape: {quote(tensor.get('tensorShape'))}") from None
+        raise BadRequest(f"Invalid tftensor shape: {quote(shape)}") from None
 
 
 def to_array(tensor: Any) -> np.ndarray:
@@ -65,19 +68,26 @@ def to_array(tensor: Any) -> np.ndarray:
     if not isinstance(tensor, dict):
         raise BadRequest(f"tftensor must be an object, got {type(tensor).__name__}")
     name = tensor.get("dtype", "DT_INVALID")
+    if not isinstance(name, str):
+        raise BadRequest(f"Unsupported tftensor dtype {quote(name)}")
     content = tensor.get("tensorContent")
     if content:
-        try:
-            content = base64.b64decode(content, validate=True)
-        except (binascii.Error, ValueError) as error:
-            raise BadRequest(f"Invalid tftensor tensorContent: {error}") from None
+        content = _base64(content, "tensorContent")
     values = tensor.get(VALUE_FIELDS.get(name, ""), [])
     if name == "DT_STRING":
-        try:
-            values = [base64.b64decode(v) for v in values or []]
-        except (binascii.Error, TypeError):
-            raise BadRequest("Invalid tftensor stringVal: not base64") from None
+        if not isinstance(values, list):
+            raise BadRequest("Invalid tftensor stringVal: not a list")
+        values = [_base64(v, "stringVal") for v in values]
     return array_of(name, shape_of(tensor), content or b"", values)
+
+
+def _base64(value: Any, where: str) -> bytes:
+    if not isinstance(value, str):
+        raise BadRequest(f"Invalid tftensor {where}: not a base64 string")
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as error:
+        raise BadRequest(f"Invalid tftensor {where}: {error}") from None
 
 
 def array_of(name: str, shape: list[int], content: bytes, values: Any) -> np.ndarray:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from modelserve.codecs import messages
-from modelserve.codecs.protowire import read_varint, varint
+from modelserve.codecs.protowire import read_varint, skip_field, varint
 from modelserve.codecs.v2 import (
     DTYPES,
     InferRequest,
@@ -171,14 +171,15 @@ def _typed(item: Any, datatype: str, shape: list[int], where: str) -> np.ndarray
 
 
 def _packed_fixed(data: bytes, number: int, dtype: np.dtype) -> np.ndarray:
-    """The values of a packed fixed-size field in serialized contents (nothing else is set)."""
+    """The values of a packed fixed-size field in serialized contents (no other known field is set)."""
     chunks = []
     pos = 0
     while pos < len(data):
         key, pos = read_varint(data, pos)
+        if key != (number << 3 | 2):  # an unknown field (the other contents are empty)
+            pos = skip_field(data, pos, key >> 3, key & 7)
+            continue
         length, pos = read_varint(data, pos)
-        if key != (number << 3 | 2):
-            raise BadRequest("unexpected field in tensor contents")
         chunks.append(np.frombuffer(data, dtype, length // dtype.itemsize, pos))
         pos += length
     if not chunks:

@@ -12,7 +12,9 @@ whatever the handlers of a process declare, and know nothing of any protocol:
   (or its bytes);
 - a failure is a ``ServingError``: the REST transport renders it with the handler's
   ``http_error``, the gRPC transport maps its status code to a gRPC code and adds the
-  handler's ``rpc_trailers``.
+  handler's ``rpc_trailers``;
+- ``openapi`` describes the HTTP routes: the REST app serves the parts of all the
+  handlers merged into one OpenAPI document (``handlers/openapi.py``).
 
 Nothing here imports a transport: handlers sit below them.
 """
@@ -83,6 +85,11 @@ class ProtocolHandler:
     def http_error(self, error: ServingError) -> Response:
         """The protocol's error answer on HTTP (by default ``{"error": message}``)."""
         return error.status_code, JSON, orjson.dumps({"error": error.message})
+
+    def openapi(self) -> dict[str, Any]:
+        """The OpenAPI part of ``http_routes``: ``{"tags", "paths", "components"}`` (``handlers/openapi.py``
+        writes one with ``part``); every route and method it serves, and nothing else."""
+        return {}
 
     def rpc_methods(self) -> list[RpcMethod]:
         return []

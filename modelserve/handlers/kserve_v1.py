@@ -16,6 +16,7 @@ import orjson
 from modelserve.codecs import kserve_v1
 from modelserve.dataplane import DataPlane
 from modelserve.errors import NOT_FOUND, BadRequest, ServingError, quote
+from modelserve.handlers import openapi
 from modelserve.handlers.contract import JSON, HttpPrefix, HttpRequest, HttpRoute, ProtocolHandler, Response
 from modelserve.handlers.naming import ModelNotFound, check_model, served_name
 from modelserve.model.component import EXPLAIN, PREDICT
@@ -54,6 +55,9 @@ class KServeV1Handler(ProtocolHandler):
 
     def http_prefixes(self) -> list[HttpPrefix]:
         return [HttpPrefix("/v1/models", self._not_found)]
+
+    def openapi(self) -> dict[str, Any]:
+        return openapi.part("kserve-v1", self.http_routes(), {"<model>": [self.name]})
 
     async def _alive(self, request: HttpRequest) -> Response:
         return _json({"status": "alive"})

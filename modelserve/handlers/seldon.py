@@ -31,6 +31,7 @@ from modelserve.codecs.seldon_http import raw_payload, read_message
 from modelserve.codecs.seldon_proto import SeldonProtoCodec, feedback_from_json
 from modelserve.dataplane import DataPlane
 from modelserve.errors import NOT_IMPLEMENTED, NOT_READY, BadRequest, ServingError, quote
+from modelserve.handlers import openapi
 from modelserve.handlers.contract import (
     JSON,
     HttpEndpoint,
@@ -248,6 +249,9 @@ class SeldonHandler(ProtocolHandler):
             HttpRoute("/api/v1.0/metadata", get, self._metadata),
             HttpRoute("/seldon.json", get, self._openapi_document),
         ]
+
+    def openapi(self) -> dict[str, Any]:
+        return openapi.part("seldon", self.http_routes())
 
     def _endpoint(self, operation: Operation, verb: str) -> Callable[[HttpRequest], Awaitable[Response]]:
         """An endpoint taking a SeldonMessage; a raw method's answer may choose the status."""

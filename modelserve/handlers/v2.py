@@ -31,6 +31,7 @@ from modelserve.codecs.v2 import BINARY_DATA_OUTPUT, InferRequest, InferResponse
 from modelserve.dataplane import DataPlane
 from modelserve.datatypes import V2_DATATYPES
 from modelserve.errors import NOT_FOUND, BadRequest, ServingError, quote
+from modelserve.handlers import openapi
 from modelserve.handlers.contract import JSON, HttpPrefix, HttpRequest, HttpRoute, ProtocolHandler, Response, RpcMethod
 from modelserve.handlers.naming import ModelNotFound, check_model, served_name
 from modelserve.model.component import PREDICT
@@ -114,10 +115,8 @@ class V2Handler(ProtocolHandler):
             HttpRoute("/v2/health/live", get, self._live, probe=True),
             HttpRoute("/v2/health/ready", get, self._ready, probe=True),
         ]
-        bases = [f"/v2/models/{self.name}"]
-        if self.version:
-            bases.append(f"/v2/models/{self.name}/versions/{self.version}")
-        for base in bases:
+        for model in self._model_paths():
+            base = f"/v2/models/{model}"
             routes.append(HttpRoute(base, get, self._model_metadata_endpoint))
             routes.append(HttpRoute(base + "/ready", get, self._model_ready, probe=True))
             routes.append(HttpRoute(base + "/infer", post, self._infer_endpoint))
@@ -125,6 +124,16 @@ class V2Handler(ProtocolHandler):
 
     def http_prefixes(self) -> list[HttpPrefix]:
         return [HttpPrefix("/v2/", self._not_found)]
+
+    def openapi(self) -> dict[str, Any]:
+        return openapi.part("v2", self.http_routes(), {"<model>": self._model_paths()})
+
+    def _model_paths(self) -> list[str]:
+        """The model in its paths: its name, and its name and version when it has one."""
+        models = [self.name]
+        if self.version:
+            models.append(f"{self.name}/versions/{self.version}")
+        return models
 
     async def _server_metadata_endpoint(self, request: HttpRequest) -> Response:
         return _json(self._server_metadata)

@@ -22,6 +22,7 @@ from modelserve.errors import ServingError
 from modelserve.handlers.contract import ProtocolHandler
 from modelserve.handlers.kserve_v1 import KServeV1Handler
 from modelserve.handlers.merlin import MerlinHandler
+from modelserve.handlers.openapi import OpenApiHandler
 from modelserve.handlers.seldon import SeldonHandler
 from modelserve.handlers.upi import UpiHandler
 from modelserve.handlers.v2 import V2Handler
@@ -81,6 +82,8 @@ def assemble(
     metrics = open_metrics(metrics_dir, settings)
     plane = DataPlane(model, settings, metrics, tracer, peers_ready)
     handlers = [protocol(plane, settings) for protocol in protocols(settings)]
+    if not settings.merlin:  # (Merlin's server has no such document: its routes stay its own)
+        handlers.append(OpenApiHandler(handlers))  # /openapi.json and /docs of every route above
     return Assembly(plane, handlers, metrics, tracer)
 
 

@@ -123,6 +123,18 @@ def test_meta_merging() -> None:
     assert carried == {"puid": "p", "requestPath": {"me": "img"}}
 
 
+def test_tftensor_strings_answer_as_tftensor() -> None:
+    """Found by tests/fuzz: an identity model's answer to DT_STRING strings (bytes) went as an
+    ndarray, which JSON cannot hold (a TypeError: 500); it mirrors the request instead."""
+    strings = {"dtype": "DT_STRING", "tensorShape": {"dim": [{"size": "2"}]}, "stringVal": ["YQ==", "/w=="]}
+    request = decode({"data": {"tftensor": strings}})
+    answer = orjson.loads(orjson.dumps(codec().encode(Outcome(request.X), request), option=NUMPY))
+    assert answer["data"]["tftensor"]["stringVal"] == ["YQ==", "/w=="]
+    assert decode(answer).X.tolist() == [b"a", b"\xff"]
+    # str answers still go as ndarray, whatever was asked
+    assert "ndarray" in codec().encode(Outcome(np.array(["a"])), request)["data"]
+
+
 def test_lists() -> None:
     assert len(decode_list([{"strData": "a"}, {"strData": "b"}])) == 2
     assert len(decode_list({"seldonMessages": [{"strData": "a"}]})) == 1

@@ -285,6 +285,14 @@ def test_tftensor_strings() -> None:
     assert seldon_proto.tftensor_to_array(tensor).tolist() == [b"a", b"b"]
 
 
+def test_tftensor_bytes_answer_as_tftensor() -> None:
+    """Found by tests/fuzz: an identity model's answer to DT_STRING strings went as a ListValue,
+    which cannot hold bytes (a 500); it mirrors the request instead."""
+    request = tf_request({"dtype": "DT_STRING", "tensorShape": {"dim": [{"size": "2"}]}, "stringVal": ["YQ==", "/w=="]})
+    answer = messages.SeldonMessage.FromString(CODEC.encode(Outcome(request.X), request).SerializeToString())
+    assert CODEC.decode(answer).X.tolist() == [b"a", b"\xff"]
+
+
 @pytest.mark.parametrize("dtype", ["<f4", "<f8", "<i4", "<i8", "u1", "<u2", "<f2", "<c8", "<c16", ">f8"])
 def test_tftensor_round_trip_by_content(dtype: str) -> None:
     array = np.arange(6).astype(dtype).reshape(3, 2)
@@ -339,6 +347,16 @@ def test_meta_as_message_to_dict_gives_it() -> None:
             {"key": "t", "type": "TIMER", "value": 4.0},
         ],
     }
+
+
+def test_a_request_metric_of_an_unknown_type_is_carried_over() -> None:
+    """Found by tests/fuzz: a request's metric of a type number the enum does not name (valid
+    protobuf) was a KeyError in the answer's meta, INTERNAL on gRPC."""
+    request = messages.SeldonMessage(strData="x")
+    request.meta.metrics.add(key="k", type=-1, value=1.0)
+    decoded = CODEC.decode(messages.SeldonMessage.FromString(request.SerializeToString()))
+    answer = CODEC.encode(Outcome("y"), decoded)
+    assert [(m.key, m.type, m.value) for m in answer.meta.metrics] == [("k", -1, 1.0)]
 
 
 def test_request_path_and_metrics_switch() -> None:
@@ -582,6 +600,21 @@ def test_read_tensor_takes_unpacked_and_negative_fields() -> None:
     assert values.tolist() == [1.5, 2.5, 3.5]
     with pytest.raises(ValueError):
         protowire.read_tensor(b"\x12\x09" + bytes(9))
+
+
+def test_a_tensor_with_unknown_fields_and_groups_decodes() -> None:
+    """Found by tests/fuzz: an unknown group in data.tensor (protobuf keeps unknown fields) was a
+    ValueError in read_tensor, INTERNAL on gRPC; unknown fields are skipped, as protobuf skips them."""
+    tensor = messages.Tensor(shape=[2], values=[1.5, 2.5])
+    tensor.MergeFromString(b"\x2b\x08\x01\x33\x34\x2c" + b"\x1d" + bytes(4) + b"\x21" + bytes(8) + b"\x2a\x01x")
+    request = messages.SeldonMessage()
+    request.data.tensor.CopyFrom(tensor)
+    parsed = messages.SeldonMessage.FromString(request.SerializeToString())
+    assert CODEC.decode(parsed).X.tolist() == [1.5, 2.5]
+    for broken in (b"\x2b\x08", b"\x2b\x34", b"\x2b\x0c\x2c"):  # unterminated, mismatched, wire type 4 alone
+        with pytest.raises(ValueError):
+            protowire.read_tensor(broken)
+    assert protowire.skip_field(b"\x08\x01\x2c", 0, 5, 3) == 3
 
 
 def test_tensor_bytes_are_protobufs_own() -> None:

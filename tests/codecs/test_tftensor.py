@@ -36,6 +36,14 @@ def test_strings() -> None:
         {"dtype": "DT_FLOAT", "tensorShape": {"dim": [{"size": "3"}]}, "floatVal": [1, 2]},
         {"dtype": "DT_FLOAT", "tensorContent": "!!"},
         "x",
+        # found by tests/fuzz: each was a TypeError or an AttributeError (a 500)
+        {"dtype": ["DT_FLOAT"]},
+        {"dtype": "DT_FLOAT", "tensorContent": [1]},
+        {"dtype": "DT_STRING", "stringVal": [[]]},
+        {"dtype": "DT_STRING", "stringVal": 5},
+        {"dtype": "DT_STRING", "stringVal": ["!!"]},
+        {"dtype": "DT_FLOAT", "tensorShape": [1]},
+        {"dtype": "DT_FLOAT", "tensorShape": {"dim": {"size": "1"}}},
     ],
 )
 def test_invalid(tensor: object) -> None:

@@ -362,3 +362,13 @@ def test_raw_size_must_match_shape() -> None:
     message.inputs.add(name="x", datatype="FP32", shape=[2])
     with pytest.raises(BadRequest, match="needs 8 bytes"):
         v2_proto.decode_request(message)
+
+
+def test_typed_fixed_contents_with_unknown_fields_decode() -> None:
+    """Found by tests/fuzz: protobuf keeps unknown fields in contents; an FP32 tensor with one was a 400."""
+    request = v2_proto.ModelInferRequest()
+    tensor = request.inputs.add(name="a", datatype="FP32", shape=[2])
+    tensor.contents.fp32_contents.extend([1.0, 2.0])
+    tensor.contents.MergeFromString(b"\x98\x06\x01" + b"\x9b\x06\x08\x01\x9c\x06")  # field 99: a varint, a group
+    parsed = v2_proto.ModelInferRequest.FromString(request.SerializeToString())
+    assert v2_proto.decode_request(parsed).inputs[0].data.tolist() == [1.0, 2.0]
