@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 from typing import Any
 
 import numpy as np
@@ -83,7 +84,7 @@ def array_of(name: str, shape: list[int], content: bytes, values: Any) -> np.nda
     """The array of a TensorProto's parts, from either form (protobuf JSON or message): its
     dtype's name, its shape, ``tensor_content`` (raw little-endian bytes, or empty) and the
     values of the dtype's ``*_val`` field (``bytes`` for DT_STRING)."""
-    count = int(np.prod(shape)) if shape else 1
+    count = math.prod(shape)
     if name == "DT_STRING":
         return _fill(np.array(list(values), dtype=object), shape, count)
     dtype = DTYPES.get(name)

@@ -11,6 +11,7 @@ FP16, which has no typed field), else in the typed contents of each output.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import numpy as np
@@ -146,39 +147,48 @@ def _typed(item: Any, datatype: str, shape: list[int], where: str) -> np.ndarray
         raise BadRequest(f"{where}: FP16 has no typed contents: send it in raw_input_contents")
     name, number = CONTENTS_FIELD[datatype]
     contents = item.contents
-    for other, _ in set(CONTENTS_FIELD.values()):
-        if other != name and len(getattr(contents, other)):
-            raise BadRequest(f"{where}: a {datatype} tensor carries its values in {name}, not {other}")
-    count = int(np.prod(shape))
+    count = math.prod(shape)
     if datatype in _FIXED:
         array = _packed_fixed(contents.SerializeToString(), number, _FIXED[datatype])
-    elif datatype == "BYTES":
-        array = np.empty(len(contents.bytes_contents), object)
-        array[:] = list(contents.bytes_contents)
+        if array is None:
+            _only_field(contents, name, datatype, where)
+            raise BadRequest("unexpected field in tensor contents")
     else:
-        values = getattr(contents, name)
-        array = np.fromiter(values, _WIDE[datatype], len(values))
-        target = DTYPES[datatype]
-        if array.dtype != target:
-            if array.size:
-                info = np.iinfo(target)
-                if array.min() < info.min or array.max() > info.max:
-                    raise BadRequest(f"{where}: a value is out of the range of {datatype}")
-            array = array.astype(target)
+        _only_field(contents, name, datatype, where)
+        if datatype == "BYTES":
+            array = np.empty(len(contents.bytes_contents), object)
+            array[:] = list(contents.bytes_contents)
+        else:
+            values = getattr(contents, name)
+            array = np.fromiter(values, _WIDE[datatype], len(values))
+            target = DTYPES[datatype]
+            if array.dtype != target:
+                if array.size:
+                    info = np.iinfo(target)
+                    if array.min() < info.min or array.max() > info.max:
+                        raise BadRequest(f"{where}: a value is out of the range of {datatype}")
+                array = array.astype(target)
     if array.size != count:
         raise BadRequest(f"{where}: shape {shape} needs {count} values, contents have {array.size}")
     return array.reshape(shape)
 
 
-def _packed_fixed(data: bytes, number: int, dtype: np.dtype) -> np.ndarray:
-    """The values of a packed fixed-size field in serialized contents (nothing else is set)."""
+def _only_field(contents: Any, name: str, datatype: str, where: str) -> None:
+    """BadRequest when the contents carry values in another field than the datatype's."""
+    for field, _ in contents.ListFields():
+        if field.name != name:
+            raise BadRequest(f"{where}: a {datatype} tensor carries its values in {name}, not {field.name}")
+
+
+def _packed_fixed(data: bytes, number: int, dtype: np.dtype) -> np.ndarray | None:
+    """The values of a packed fixed-size field in serialized contents; None when another field is set."""
     chunks = []
     pos = 0
+    key = number << 3 | 2
     while pos < len(data):
-        key, pos = read_varint(data, pos)
-        length, pos = read_varint(data, pos)
-        if key != (number << 3 | 2):
-            raise BadRequest("unexpected field in tensor contents")
+        if data[pos] != key:
+            return None
+        length, pos = read_varint(data, pos + 1)
         chunks.append(np.frombuffer(data, dtype, length // dtype.itemsize, pos))
         pos += length
     if not chunks:
