@@ -113,6 +113,8 @@ def decode_data(data: dict[str, Any]) -> tuple[str, np.ndarray]:
 
 
 def decode_ndarray(values: Any) -> np.ndarray:
+    if isinstance(values, np.ndarray):  # read straight into numpy (codecs/numjson.py)
+        return values
     try:
         return np.array(values)
     except (ValueError, TypeError) as error:
@@ -123,13 +125,13 @@ def decode_tensor(tensor: Any) -> np.ndarray:
     if not isinstance(tensor, dict):
         raise BadRequest(f"tensor must be an object, got {type(tensor).__name__}")
     values = tensor.get("values")
-    if not isinstance(values, list):
+    if not isinstance(values, (list, np.ndarray)):
         raise BadRequest("tensor needs a list of values")
     shape = tensor.get("shape")
     if shape is None:
         shape = [len(values)]
     try:
-        return np.array(values).reshape(shape)
+        return np.asarray(values).reshape(shape)
     except (ValueError, TypeError) as error:
         raise BadRequest(f"Invalid tensor: {error}") from None
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import email.parser
 import email.policy
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -18,8 +19,9 @@ from modelserve.errors import BadRequest
 NO_JSON = "Can't find JSON in data"
 
 
-def seldon_message(request: HttpRequest) -> Any:
-    """The JSON value a Seldon endpoint was sent, wherever in the request it is."""
+def seldon_message(request: HttpRequest, fast: Callable[[bytes], Any] | None = None) -> Any:
+    """The JSON value a Seldon endpoint was sent, wherever in the request it is; a JSON body
+    is read by ``fast`` first when given (``numjson``: its arrays as numpy; None: not read)."""
     media_type = request.media_type
     if media_type == "application/x-www-form-urlencoded":
         fields = request.form()
@@ -34,6 +36,8 @@ def seldon_message(request: HttpRequest) -> Any:
         if request.method == "GET":
             raise BadRequest("No payload: send the message as ?json=... on a GET")
         raise BadRequest(NO_JSON)
+    if fast is not None and (message := fast(request.body)) is not None:
+        return message
     try:
         message = orjson.loads(request.body)
     except orjson.JSONDecodeError:

@@ -12,6 +12,7 @@ too, as in the original; a method the model lacks answers a clear error.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from importlib import resources
@@ -21,7 +22,7 @@ import numpy as np
 import orjson
 from google.protobuf import json_format
 
-from modelserve.codecs import messages
+from modelserve.codecs import messages, numjson
 from modelserve.codecs.seldon import BIN_DATA, DATA_KINDS, STR_DATA, FeedbackRequest, SeldonJsonCodec, SeldonRequest
 from modelserve.codecs.seldon_http import raw_payload, seldon_message
 from modelserve.codecs.seldon_proto import SeldonProtoCodec
@@ -52,6 +53,8 @@ from modelserve.settings import Settings
 logger = logging.getLogger("modelserve.seldon")
 
 _DUMPS = orjson.OPT_SERIALIZE_NUMPY
+_ARRAY_VERBS = frozenset((PREDICT, TRANSFORM_INPUT, TRANSFORM_OUTPUT, ROUTE))
+_READ_ARRAYS = functools.partial(numjson.loads, paths=numjson.SELDON_PATHS)
 _PONG = (200, b"text/html; charset=utf-8", b"pong")
 SERVICES = tuple(messages.SERVICES)  # the full names of the seldon.protos services
 SELDON_REASON = "seldon-reason"  # trailing metadata of a failed call
@@ -239,8 +242,12 @@ class SeldonHandler(ProtocolHandler):
 
             return raw_endpoint
 
+        # The message is decoded by the codec alone (no raw method sees it): its payload
+        # array can be read straight into numpy.
+        fast = _READ_ARRAYS if verb in _ARRAY_VERBS else None
+
         async def endpoint(request: HttpRequest) -> Response:
-            return 200, JSON, orjson.dumps(await operation(seldon_message(request)), option=_DUMPS)
+            return 200, JSON, orjson.dumps(await operation(seldon_message(request, fast)), option=_DUMPS)
 
         return endpoint
 
