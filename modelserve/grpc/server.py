@@ -74,16 +74,19 @@ def unary_handler(method: RpcMethod, handler: ProtocolHandler, recorder: Route |
     """A unary-unary method: parse, call, serialize; or abort with the error's code and message."""
     name = f"{method.service}/{method.name}"
     parse, behaviour, trailers = method.request_class.FromString, method.behaviour, handler.rpc_trailers
+    from_bytes = method.from_bytes
 
     async def answer(data: bytes, context: grpc.aio.ServicerContext) -> bytes | ServingError:
         """The answer's bytes, or the ServingError to abort with."""
         try:
-            request = parse(data)
-        except Exception as error:
-            logger.info("%s: undecodable request: %s", name, error)
-            return _Undecodable(UNDECODABLE)
-        try:
-            message = await behaviour(request, context)
+            message = None if from_bytes is None else await from_bytes(data, context)
+            if message is None:
+                try:
+                    request = parse(data)
+                except Exception as error:
+                    logger.info("%s: undecodable request: %s", name, error)
+                    return _Undecodable(UNDECODABLE)
+                message = await behaviour(request, context)
             return message if isinstance(message, bytes) else message.SerializeToString()
         except ServingError as error:
             failure = error
