@@ -15,6 +15,12 @@ from modelserve.codecs import numjson
 from modelserve.codecs.numjson import EACH, SELDON_PATHS, V1_PATHS, V2_PATHS
 
 
+@pytest.fixture(autouse=True)
+def every_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast path for bodies of any size (by default only from ``MIN_BYTES``)."""
+    monkeypatch.setattr(numjson, "MIN_BYTES", 0)
+
+
 def reference(body: bytes, paths: tuple[tuple[str, ...], ...]) -> Any:
     """orjson's message with the arrays at ``paths`` as ``np.array`` makes them."""
 
@@ -140,3 +146,11 @@ def test_many_rows_take_the_general_path() -> None:
 def test_values_that_are_not_arrays_are_left_to_the_codec() -> None:
     assert numjson.loads(b'{"data": {"ndarray": 5}}', SELDON_PATHS) == {"data": {"ndarray": 5}}
     assert numjson.loads(b'{"inputs": {"a": [1, 2]}}', V1_PATHS) == {"inputs": {"a": [1, 2]}}
+
+
+def test_small_bodies_are_left_to_orjson(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(numjson, "MIN_BYTES", 8192)
+    small = orjson.dumps({"data": {"ndarray": [[1.5] * 100]}})
+    assert numjson.loads(small, SELDON_PATHS) is None
+    big = orjson.dumps({"data": {"ndarray": [[1.5] * 3000]}})
+    assert len(big) >= 8192 and numjson.loads(big, SELDON_PATHS) is not None
