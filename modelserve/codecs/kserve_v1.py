@@ -22,14 +22,14 @@ def decode(message: Any) -> tuple[Any, list[str]]:
         raise BadRequest('a V1 request must be a JSON object with "instances" or "inputs"')
     if "instances" in message:
         values = message["instances"]
-        if not isinstance(values, list):
+        if not isinstance(values, (list, np.ndarray)):
             raise BadRequest("instances must be a list")
         return _array(values), []
     if "inputs" in message:
         values = message["inputs"]
         if isinstance(values, dict):
             return {str(k): _array(v) for k, v in values.items()}, [str(k) for k in values]
-        if not isinstance(values, list):
+        if not isinstance(values, (list, np.ndarray)):
             raise BadRequest("inputs must be a list or an object")
         return _array(values), []
     raise BadRequest('a V1 request needs "instances" or "inputs"')
@@ -37,6 +37,8 @@ def decode(message: Any) -> tuple[Any, list[str]]:
 
 def _array(values: Any) -> Any:
     """A numpy array of numbers, booleans or strings; ragged or mixed values stay as they are."""
+    if isinstance(values, np.ndarray):  # read straight into numpy (codecs/numjson.py)
+        return values
     try:
         array = np.asarray(values)
     except ValueError:

@@ -219,4 +219,49 @@ def read_list_value(data: bytes) -> np.ndarray | None:
         view = view[..., len(head) :]
     if view.shape[-1] != 8:
         return None
-    return np.ascontiguousarray(view).view(F8).reshape(view.shape[1:-1])
+    return view.copy().view(F8).reshape(view.shape[1:-1])  # a writable copy, whatever the size
+
+
+# ---------------------------------------------------------------- fields of a message
+
+
+def fields(data: bytes, start: int = 0, end: int | None = None) -> list[tuple[int, int, int]] | None:
+    """(field number, start, end) of each length-delimited field of a serialized message, in
+    order; None when any field is of another wire type (the caller then parses the message)."""
+    end = len(data) if end is None else end
+    out = []
+    pos = start
+    try:
+        while pos < end:
+            key = data[pos]
+            if key < 0x80:
+                pos += 1
+            else:
+                key, pos = read_varint(data, pos)
+            if key & 7 != 2:
+                return None
+            length = data[pos]
+            if length < 0x80:
+                pos += 1
+            else:
+                length, pos = read_varint(data, pos)
+            out.append((key >> 3, pos, pos + length))
+            pos += length
+    except (ValueError, IndexError):
+        return None
+    return out if pos == end else None
+
+
+def length_delimited(number: int, payload: bytes) -> bytes:
+    """One length-delimited field (``number`` below 16)."""
+    return bytes((number << 3 | 2,)) + varint(len(payload)) + payload
+
+
+def strings_bytes(number: int, strings: list[str]) -> bytes:
+    """A repeated string field (``number`` below 16)."""
+    tag = bytes((number << 3 | 2,))
+    parts = []
+    for text in strings:
+        encoded = text.encode()
+        parts += [tag, varint(len(encoded)), encoded]
+    return b"".join(parts)

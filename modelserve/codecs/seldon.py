@@ -109,6 +109,8 @@ def decode_data(data: dict[str, Any]) -> tuple[str, np.ndarray]:
 
 
 def decode_ndarray(values: Any) -> np.ndarray:
+    if isinstance(values, np.ndarray):  # read straight into numpy (codecs/numjson.py)
+        return values
     try:
         return np.array(values)
     except (ValueError, TypeError) as error:
@@ -119,7 +121,7 @@ def decode_tensor(tensor: Any) -> np.ndarray:
     if not isinstance(tensor, dict):
         raise BadRequest(f"tensor must be an object, got {type(tensor).__name__}")
     values = tensor.get("values")
-    if not isinstance(values, list):
+    if not isinstance(values, (list, np.ndarray)):
         raise BadRequest("tensor needs a list of values")
     shape = tensor.get("shape")
     if shape is None:
@@ -128,7 +130,7 @@ def decode_tensor(tensor: Any) -> np.ndarray:
     if count != len(values):
         raise BadRequest(f"Invalid tensor: shape {shape} needs {count} values, got {len(values)}")
     try:
-        return np.array(values).reshape(shape)
+        return np.asarray(values).reshape(shape)
     except (ValueError, TypeError) as error:
         raise BadRequest(f"Invalid tensor: {error}") from None
 

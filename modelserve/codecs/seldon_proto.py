@@ -266,6 +266,55 @@ def decode_tensor(tensor: Any) -> np.ndarray:
     return values.reshape(shape)
 
 
+_INT32_MIN, _INT32_MAX = -(1 << 31), (1 << 31) - 1
+_EMPTY_META = b"\x12\x00"  # SeldonMessage.meta, present and empty
+
+
+def decode_bytes(data: bytes) -> SeldonRequest | None:
+    """A serialized SeldonMessage read straight from its bytes, when it is the plain case:
+    ``data`` with names and a tensor or a numeric ndarray, no meta (or an empty one), nothing
+    else.  None otherwise: the caller parses the message and takes ``decode``, which gives
+    the same request (and the same errors) for every message this reads."""
+    top = protowire.fields(data)
+    if top is None:
+        return None
+    payload = None
+    for number, start, end in top:
+        if number == 3 and payload is None:
+            payload = (start, end)
+        elif not (number == 2 and start == end):  # an empty meta is no meta
+            return None
+    if payload is None:
+        return None
+    parts = protowire.fields(data, *payload)
+    if parts is None:
+        return None
+    names = []
+    kind = span = None
+    for number, start, end in parts:
+        if number == 1:
+            try:
+                names.append(data[start:end].decode())
+            except UnicodeDecodeError:
+                return None
+        elif number in (2, 3) and kind is None:
+            kind, span = number, data[start:end]
+        else:
+            return None
+    if span is None:
+        return None
+    if kind == 3:
+        array = protowire.read_list_value(span)
+        return None if array is None else SeldonRequest(NDARRAY, array, names, {})
+    try:
+        shape, values = protowire.read_tensor(span)
+        if not all(_INT32_MIN <= d <= _INT32_MAX for d in shape):
+            return None
+        return SeldonRequest(TENSOR, values.reshape(shape or [values.size]), names, {})
+    except ValueError:
+        return None  # the general path says what is wrong
+
+
 def decode_list(message: Any) -> list[SeldonRequest]:
     """The messages of a SeldonMessageList."""
     return [decode(item) for item in message.seldonMessages]
@@ -349,8 +398,51 @@ class SeldonProtoCodec(SeldonCodecSettings):
         set_meta(message.meta, meta)
         return message
 
-    def set_payload(self, message: Any, data: Any, request_kind: str) -> None:
-        """The answer's payload, mirroring the request's kind (rules of ``codecs/seldon.py``)."""
+    def encode_bytes(self, outcome: Outcome, request: SeldonRequest) -> Any:
+        """``encode(outcome, request)`` serialized: written straight as bytes in the plain case
+        (a numeric array answer to a tensor or ndarray request, no meta to send), else the
+        message ``encode`` builds (the transport serializes it)."""
+        array = outcome.data
+        kind = request.kind
+        plain = (
+            type(array) is np.ndarray
+            and kind in (TENSOR, NDARRAY)
+            and array.dtype.kind in "iuf"
+            and (kind == TENSOR or protowire.fits_list_value(array))
+        )
+        if not plain:
+            return self.encode(outcome, request)
+        names = self.class_names(array)
+        meta = response_meta(request.meta, outcome, self.request_path, self.include_metrics)
+        encoded_names = None if meta else self._names_bytes(names)
+        if encoded_names is None:
+            message = messages.SeldonMessage()
+            self.set_payload(message, array, kind, names)
+            set_meta(message.meta, meta)
+            return message
+        if kind == TENSOR:
+            payload = protowire.length_delimited(2, protowire.tensor_bytes(array))
+        else:
+            payload = protowire.length_delimited(3, protowire.list_value_bytes(array))
+        return _EMPTY_META + protowire.length_delimited(3, encoded_names + payload)
+
+    _names_cache: tuple[list[str], bytes] = ([], b"")
+
+    def _names_bytes(self, names: list[str]) -> bytes | None:
+        """DefaultData.names serialized (None: not all strings); the last ones are kept, as a
+        class answers with the same class or default names every time."""
+        cached, encoded = self._names_cache
+        if names == cached:  # the default names share their string objects: a quick comparison
+            return encoded
+        if not all(type(name) is str for name in names):
+            return None
+        encoded = protowire.strings_bytes(1, names)
+        self._names_cache = (list(names), encoded)
+        return encoded
+
+    def set_payload(self, message: Any, data: Any, request_kind: str, names: list[str] | None = None) -> None:
+        """The answer's payload, mirroring the request's kind (rules of ``codecs/seldon.py``);
+        ``names``: the class names of the answer when already known."""
         if isinstance(data, dict):
             set_value(message.jsonData, data)
             return
@@ -372,7 +464,8 @@ class SeldonProtoCodec(SeldonCodecSettings):
             set_list(body.ndarray, values)
             return
         kind = answer_kind(request_kind, array)
-        names = self.class_names(array)
+        if names is None:
+            names = self.class_names(array)
         try:
             body.names.extend(names)
         except TypeError:  # class_names that are not all strings

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from modelserve.codecs import numjson
 from modelserve.datatypes import V2_DTYPES, checked_shape
 from modelserve.errors import BadRequest
 
@@ -115,7 +116,9 @@ def from_values(name: str, datatype: str, shape: list[int], values: Any, where: 
     dtype = dtype_of(datatype, where)
     if datatype == "FP16":
         raise BadRequest(f"{where}: FP16 data can only be sent in binary form (binary_data_size)")
-    if not isinstance(values, list):
+    if isinstance(values, np.ndarray) and (datatype == "BYTES" or array_kinds_differ(values, dtype)):
+        values = values.tolist()  # read straight into numpy (numjson), but not of this datatype's kind
+    elif not isinstance(values, (list, np.ndarray)):
         values = [values]
     if datatype == "BYTES":
         array = _bytes_array(values, where)
@@ -139,6 +142,11 @@ def from_values(name: str, datatype: str, shape: list[int], values: Any, where: 
     if array.size != _size(shape):
         raise BadRequest(f"{where}: shape {shape} needs {_size(shape)} values, data has {array.size}")
     return Tensor(name, datatype, shape, array.reshape(shape))
+
+
+def array_kinds_differ(array: np.ndarray, dtype: np.dtype) -> bool:
+    """Whether JSON numbers read as ``array`` are not what ``dtype``'s data may be (the general path says why)."""
+    return array.dtype.kind not in _JSON_KINDS.get(dtype.kind, "")
 
 
 def _big_integers(values: list[Any], dtype: np.dtype, where: str) -> np.ndarray:
@@ -288,10 +296,12 @@ def decode_request(body: bytes, json_length: int | None = None) -> InferRequest:
         binary = memoryview(body)[json_length:]
     else:
         head, binary = body, memoryview(b"")
-    try:
-        message = orjson.loads(head)
-    except orjson.JSONDecodeError as error:
-        raise BadRequest(f"invalid JSON: {error}") from None
+    message = numjson.loads(head, numjson.V2_PATHS)  # the tensors' data straight into numpy
+    if message is None:
+        try:
+            message = orjson.loads(head)
+        except orjson.JSONDecodeError as error:
+            raise BadRequest(f"invalid JSON: {error}") from None
     if not isinstance(message, dict):
         raise BadRequest("an inference request must be a JSON object")
     inputs = message.get("inputs")

@@ -146,40 +146,55 @@ def _typed(item: Any, datatype: str, shape: list[int], where: str) -> np.ndarray
         raise BadRequest(f"{where}: FP16 has no typed contents: send it in raw_input_contents")
     name, number = CONTENTS_FIELD[datatype]
     contents = item.contents
-    for other, _ in set(CONTENTS_FIELD.values()):
-        if other != name and len(getattr(contents, other)):
-            raise BadRequest(f"{where}: a {datatype} tensor carries its values in {name}, not {other}")
     count = math.prod(shape)
     if datatype in _FIXED:
-        array = _packed_fixed(contents.SerializeToString(), number, _FIXED[datatype])
-    elif datatype == "BYTES":
-        array = np.empty(len(contents.bytes_contents), object)
-        array[:] = list(contents.bytes_contents)
+        data = contents.SerializeToString()
+        array = _packed_fixed(data, number, _FIXED[datatype])
+        if array is None:  # another field is there: a known one is refused, unknown ones skipped
+            _only_field(contents, name, datatype, where)
+            array = _packed_fixed(data, number, _FIXED[datatype], skip_unknown=True)
+            assert array is not None
     else:
-        values = getattr(contents, name)
-        array = np.fromiter(values, _WIDE[datatype], len(values))
-        target = DTYPES[datatype]
-        if array.dtype != target:
-            if array.size:
-                info = np.iinfo(target)
-                if array.min() < info.min or array.max() > info.max:
-                    raise BadRequest(f"{where}: a value is out of the range of {datatype}")
-            array = array.astype(target)
+        _only_field(contents, name, datatype, where)
+        if datatype == "BYTES":
+            array = np.empty(len(contents.bytes_contents), object)
+            array[:] = list(contents.bytes_contents)
+        else:
+            values = getattr(contents, name)
+            array = np.fromiter(values, _WIDE[datatype], len(values))
+            target = DTYPES[datatype]
+            if array.dtype != target:
+                if array.size:
+                    info = np.iinfo(target)
+                    if array.min() < info.min or array.max() > info.max:
+                        raise BadRequest(f"{where}: a value is out of the range of {datatype}")
+                array = array.astype(target)
     if array.size != count:
         raise BadRequest(f"{where}: shape {shape} needs {count} values, contents have {array.size}")
     return array.reshape(shape)
 
 
-def _packed_fixed(data: bytes, number: int, dtype: np.dtype) -> np.ndarray:
-    """The values of a packed fixed-size field in serialized contents (no other known field is set)."""
+def _only_field(contents: Any, name: str, datatype: str, where: str) -> None:
+    """BadRequest when the contents carry values in another field than the datatype's."""
+    for field, _ in contents.ListFields():
+        if field.name != name:
+            raise BadRequest(f"{where}: a {datatype} tensor carries its values in {name}, not {field.name}")
+
+
+def _packed_fixed(data: bytes, number: int, dtype: np.dtype, skip_unknown: bool = False) -> np.ndarray | None:
+    """The values of a packed fixed-size field in serialized contents; None when another field
+    is there (``skip_unknown``: fields unknown to the message, valid protobuf, are skipped)."""
     chunks = []
     pos = 0
+    key = number << 3 | 2
     while pos < len(data):
-        key, pos = read_varint(data, pos)
-        if key != (number << 3 | 2):  # an unknown field (the other contents are empty)
-            pos = skip_field(data, pos, key >> 3, key & 7)
+        if data[pos] != key:
+            if not skip_unknown:
+                return None
+            field, pos = read_varint(data, pos)
+            pos = skip_field(data, pos, field >> 3, field & 7)
             continue
-        length, pos = read_varint(data, pos)
+        length, pos = read_varint(data, pos + 1)
         chunks.append(np.frombuffer(data, dtype, length // dtype.itemsize, pos))
         pos += length
     if not chunks:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection, reflection_pb2
+from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_grpc
 
 from modelserve import access_log
 from modelserve.codecs import messages
@@ -119,6 +119,7 @@ def unary_handler(
     """A unary-unary method: parse, call, serialize; or abort with the error's code and message."""
     name = f"{method.service}/{method.name}"
     parse, behaviour, trailers = method.request_class.FromString, method.behaviour, handler.rpc_trailers
+    from_bytes = method.from_bytes
 
     async def answer(data: bytes, context: grpc.aio.ServicerContext) -> bytes | ServingError:
         """The answer's bytes, or the ServingError to abort with."""
@@ -132,12 +133,14 @@ def unary_handler(
         gate.running += 1
         try:
             try:
-                request = parse(data)
-            except Exception as error:
-                logger.info("%s: undecodable request: %s", name, error)
-                return _Undecodable(UNDECODABLE)
-            try:
-                message = await behaviour(request, context)
+                message = None if from_bytes is None else await from_bytes(data, context)
+                if message is None:
+                    try:
+                        request = parse(data)
+                    except Exception as error:
+                        logger.info("%s: undecodable request: %s", name, error)
+                        return _Undecodable(UNDECODABLE)
+                    message = await behaviour(request, context)
                 return message if isinstance(message, bytes) else message.SerializeToString()
             except ServingError as error:
                 failure = error
@@ -207,6 +210,42 @@ class _Health(health.aio.HealthServicer):
         )
 
 
+class MethodTable(grpc.GenericRpcHandler):
+    """Every method of the server in one dictionary, found with one lookup per call.
+
+    Nothing is registered with ``add_registered_method_handlers``: grpc.aio waits on one
+    pending future per registered method (``asyncio.wait`` over all of them for every
+    call), which cost more per call than everything this server does for a small message.
+    """
+
+    def __init__(self, methods: dict[str, grpc.RpcMethodHandler]):
+        self.methods = methods
+        self._get = methods.get
+
+    def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
+        return self._get(handler_call_details.method)
+
+
+class _Collector:
+    """Stands in for the server when generated code adds a servicer: its methods go into ``table``."""
+
+    def __init__(self, table: dict[str, grpc.RpcMethodHandler]):
+        self.table = table
+        self.services: set[str] = set()
+        self.generic: list[Any] = []
+
+    def add_registered_method_handlers(self, service: str, methods: dict[str, grpc.RpcMethodHandler]) -> None:
+        self.services.add(service)
+        self.table.update((f"/{service}/{name}", handler) for name, handler in methods.items())
+
+    def add_generic_rpc_handlers(self, handlers: Sequence[Any]) -> None:
+        self.generic.extend(handlers)
+
+    def leftovers(self) -> tuple[Any, ...]:
+        """Generic handlers of services that were not also registered (older generated code)."""
+        return tuple(h for h in self.generic if getattr(h, "service_name", lambda: None)() not in self.services)
+
+
 class GrpcServer:
     """A grpc.aio server with the protocols' methods, health and reflection, on this event loop."""
 
@@ -232,21 +271,24 @@ class GrpcServer:
                 methods[method.name] = unary_handler(method, handler, recorder, self.gate, settings.request_timeout)
         if tracer is not None:
             services = tracer.grpc_methods(services)
-        register = getattr(self.server, "add_registered_method_handlers", None)  # grpcio 1.63+: faster lookup
+        table: dict[str, grpc.RpcMethodHandler] = {}
         for service, methods in services.items():
             if settings.access_log:
                 methods = access_log.grpc_methods(service, methods)
-            self.server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, methods),))
-            if register is not None:
-                register(service, methods)
+            table.update((f"/{service}/{name}", handler) for name, handler in methods.items())
         self.services = tuple(services)
         self.health = _Health(self.services, ready)
-        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         messages.add_file(health_pb2.DESCRIPTOR)
         messages.add_file(reflection_pb2.DESCRIPTOR)
         # Merlin's server lists only its own service and reflection (its health is not reflected).
         reflected = self.services if settings.merlin else (*self.services, HEALTH_SERVICE)
-        reflection.enable_server_reflection((*reflected, reflection.SERVICE_NAME), self.server, pool=messages.POOL)
+        collected = _Collector(table)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, collected)
+        reflection_pb2_grpc.add_ServerReflectionServicer_to_server(
+            reflection.aio.ReflectionServicer((*reflected, reflection.SERVICE_NAME), pool=messages.POOL), collected
+        )
+        self.methods = table
+        self.server.add_generic_rpc_handlers((MethodTable(table), *collected.leftovers()))
         self.port: int | None = None
 
     def bind(self, host: str, port: int) -> int:

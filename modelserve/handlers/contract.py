@@ -9,7 +9,7 @@ whatever the handlers of a process declare, and know nothing of any protocol:
   ``Response`` tuple ``(status, content type, body[, extra headers])``;
 - a gRPC method takes the request message (parsed by the transport with
   ``request_class.FromString``) and the call's context, and returns the answer message
-  (or its bytes);
+  (or its bytes); it may also offer ``from_bytes``, tried first on the request's bytes;
 - a failure is a ``ServingError``: the REST transport renders it with the handler's
   ``http_error``, the gRPC transport maps its status code to a gRPC code and adds the
   handler's ``rpc_trailers``;
@@ -36,6 +36,7 @@ __all__ = ["JSON", "HttpEndpoint", "HttpPrefix", "HttpRequest", "HttpRoute", "Pr
 
 HttpEndpoint = Callable[[HttpRequest], Awaitable[Response]]
 RpcBehaviour = Callable[[Any, Any], Awaitable[Any]]  # (request message, call context) -> answer
+RpcBytesBehaviour = Callable[[bytes, Any], Awaitable[Any]]  # (request bytes, call context) -> answer or None
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,9 @@ class RpcMethod:
     request_class: Any  # a protobuf message class (its FromString parses the request)
     behaviour: RpcBehaviour
     probe: bool = False  # a health check: left out of the request metrics
+    # Tried first with the request's bytes: the answer, or None for the transport to parse
+    # them and call ``behaviour`` (a codec reading the plain case without protobuf objects).
+    from_bytes: RpcBytesBehaviour | None = None
 
 
 class ProtocolHandler:

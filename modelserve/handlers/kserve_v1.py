@@ -13,7 +13,7 @@ from urllib.parse import unquote
 
 import orjson
 
-from modelserve.codecs import kserve_v1
+from modelserve.codecs import kserve_v1, numjson
 from modelserve.dataplane import DataPlane
 from modelserve.errors import NOT_FOUND, BadRequest, ServingError, quote
 from modelserve.handlers import openapi
@@ -96,6 +96,9 @@ class KServeV1Handler(ProtocolHandler):
 
 
 def _message(request: HttpRequest) -> Any:
+    message = numjson.loads(request.body, numjson.V1_PATHS)  # the rows straight into numpy
+    if message is not None:
+        return message
     try:
         return orjson.loads(request.body)
     except orjson.JSONDecodeError as error:

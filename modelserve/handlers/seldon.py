@@ -16,6 +16,7 @@ too, as in the original; a method the model lacks answers a clear error.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from importlib import resources
@@ -25,10 +26,10 @@ import numpy as np
 import orjson
 from google.protobuf import json_format
 
-from modelserve.codecs import messages
+from modelserve.codecs import messages, numjson
 from modelserve.codecs.seldon import BIN_DATA, DATA_KINDS, STR_DATA, FeedbackRequest, SeldonJsonCodec, SeldonRequest
 from modelserve.codecs.seldon_http import raw_payload, read_message
-from modelserve.codecs.seldon_proto import SeldonProtoCodec, feedback_from_json
+from modelserve.codecs.seldon_proto import SeldonProtoCodec, decode_bytes, feedback_from_json
 from modelserve.dataplane import DataPlane
 from modelserve.errors import NOT_IMPLEMENTED, NOT_READY, BadRequest, ServingError, quote
 from modelserve.handlers import openapi
@@ -39,6 +40,7 @@ from modelserve.handlers.contract import (
     HttpRoute,
     ProtocolHandler,
     Response,
+    RpcBytesBehaviour,
     RpcMethod,
 )
 from modelserve.model.component import (
@@ -58,6 +60,9 @@ from modelserve.settings import Settings
 logger = logging.getLogger("modelserve.seldon")
 
 _DUMPS = orjson.OPT_SERIALIZE_NUMPY
+_UNARY_RPCS = {"Predict": PREDICT, "TransformInput": TRANSFORM_INPUT, "TransformOutput": TRANSFORM_OUTPUT}
+_ARRAY_VERBS = frozenset((PREDICT, TRANSFORM_INPUT, TRANSFORM_OUTPUT, ROUTE))
+_READ_ARRAYS = functools.partial(numjson.loads, paths=numjson.SELDON_PATHS)
 _PONG = (200, b"text/html; charset=utf-8", b"pong")
 SERVICES = tuple(messages.SERVICES)  # the full names of the seldon.protos services
 SELDON_REASON = "seldon-reason"  # trailing metadata of a failed call
@@ -213,7 +218,8 @@ class SeldonHandler(ProtocolHandler):
         assert isinstance(component, Component), "the Seldon protocol serves a user's class"
         names, path = component.class_names, settings.request_path
         self.json = SeldonOperations(plane, SeldonJsonCodec(names, path, include), unit_id, include)
-        self.proto = ProtoOperations(plane, SeldonProtoCodec(names, path, include), unit_id, include)
+        self.proto_codec = SeldonProtoCodec(names, path, include)
+        self.proto = ProtoOperations(plane, self.proto_codec, unit_id, include)
         self._openapi = resources.files("modelserve.handlers").joinpath("seldon-openapi.json").read_bytes()
         self._grpc_metadata: Any = None
 
@@ -262,8 +268,12 @@ class SeldonHandler(ProtocolHandler):
 
             return raw_endpoint
 
+        # The message is decoded by the codec alone (no raw method sees it): its payload
+        # array can be read straight into numpy.
+        fast = _READ_ARRAYS if verb in _ARRAY_VERBS else None
+
         async def endpoint(request: HttpRequest) -> Response:
-            return 200, JSON, orjson.dumps(await operation(await read_message(request)), option=_DUMPS)
+            return 200, JSON, orjson.dumps(await operation(await read_message(request, fast)), option=_DUMPS)
 
         return endpoint
 
@@ -308,11 +318,28 @@ class SeldonHandler(ProtocolHandler):
             "ModelMetadata": self._rpc_metadata,
             "GraphMetadata": self._graph_metadata,
         }
+        from_bytes = {name: self._from_bytes(verb) for name, verb in _UNARY_RPCS.items()}
         return [
-            RpcMethod(service, method, request_class, _as_message(behaviours[method]))
+            RpcMethod(service, method, request_class, _as_message(behaviours[method]),
+                      from_bytes=from_bytes.get(method))
             for service, methods in messages.SERVICES.items()
             for method, (request_class, _) in methods.items()
         ]
+
+    def _from_bytes(self, verb: str) -> RpcBytesBehaviour | None:
+        """predict, transform_input, transform_output straight from the request's bytes in the
+        plain case (``seldon_proto.decode_bytes``), when no raw method wants the message."""
+        if self.plane.has(verb + RAW):
+            return None
+        call, codec = self.plane.user_call(verb), self.proto_codec
+
+        async def answer(data: bytes, context: Any) -> Any:
+            request = decode_bytes(data)
+            if request is None:
+                return None
+            return codec.encode_bytes(await call(request.X, request.names, request.meta), request)
+
+        return answer
 
     async def _rpc_metadata(self, request: Any) -> Any:
         """The model's metadata; an empty message when it is invalid (as the original answers)."""

@@ -644,3 +644,109 @@ def test_value_helpers() -> None:
     value = messages.Value()
     seldon_proto.set_value(value, {"a": (1, "b"), 2: None, "e": {}, "l": []})
     assert seldon_proto.to_python(value) == {"a": [1.0, "b"], "2": None, "e": {}, "l": []}
+
+
+# ---------------------------------------------------------------- straight from and to bytes
+
+
+def same_request(got: Any, want: Any) -> None:
+    assert (got.kind, got.names, got.meta) == (want.kind, want.names, want.meta)
+    assert got.X.dtype == want.X.dtype and got.X.shape == want.X.shape and got.X.tobytes() == want.X.tobytes()
+    assert got.X.flags.writeable
+
+
+def random_bodies(seed: int, count: int) -> list[dict[str, Any]]:
+    rng = np.random.default_rng(seed)
+    bodies = []
+    for _ in range(count):
+        shape = [int(d) for d in rng.integers(1, 5, size=int(rng.integers(1, 4)))]
+        values = rng.normal(size=shape) * 10.0 ** rng.integers(-300, 300)
+        if rng.random() < 0.3:
+            values = np.round(values)
+        data: dict[str, Any] = {"names": [f"n{i}" for i in range(int(rng.integers(0, 3)))]}
+        if rng.random() < 0.5:
+            data["tensor"] = {"shape": shape, "values": values.ravel().tolist()}
+        else:
+            data["ndarray"] = values.tolist()
+        body: dict[str, Any] = {"data": data}
+        if rng.random() < 0.2:
+            body["meta"] = {}
+        bodies.append(body)
+    return bodies
+
+
+def test_plain_messages_read_from_bytes_as_decode_reads_them() -> None:
+    for body in random_bodies(15, 200):
+        data = message(body).SerializeToString()
+        fast = seldon_proto.decode_bytes(data)
+        assert fast is not None, body
+        same_request(fast, seldon_proto.decode(messages.SeldonMessage.FromString(data)))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"data": {"ndarray": [["a", 1.0]]}},
+        {"data": {"ndarray": [[1.0], [2.0, 3.0]]}},
+        {"data": {"ndarray": []}},
+        {"data": {"names": ["a"]}},
+        {"data": {"tftensor": {"dtype": "DT_FLOAT", "tensorShape": {"dim": [{"size": "1"}]}, "floatVal": [1.0]}}},
+        {"data": {"tensor": {"values": [1.0]}}, "meta": {"puid": "p"}},
+        {"strData": "x"},
+        {"jsonData": {"a": 1}},
+        {"binData": "AAE="},
+        {"status": {"code": 200}, "data": {"tensor": {"values": [1.0]}}},
+    ],
+)
+def test_other_messages_are_left_to_the_parser(body: dict[str, Any]) -> None:
+    assert seldon_proto.decode_bytes(message(body).SerializeToString()) is None
+
+
+def test_bytes_that_protobuf_would_read_otherwise_are_left_to_the_parser() -> None:
+    tensor = message({"data": {"tensor": {"shape": [2], "values": [1.0, 2.0]}}}).SerializeToString()
+    assert seldon_proto.decode_bytes(tensor + tensor) is None  # two data fields: protobuf merges them
+    assert seldon_proto.decode_bytes(b"\x1a\x02\x0a\xff") is None  # a name that is not UTF-8
+    assert seldon_proto.decode_bytes(b"\x1a\x01") is None  # truncated
+    big_dim = b"\x0a\x06" + protowire.varint(1 << 40) + b"\x12\x00"  # beyond int32: protobuf truncates it
+    assert seldon_proto.decode_bytes(protowire.length_delimited(3, protowire.length_delimited(2, big_dim))) is None
+
+
+@pytest.mark.parametrize("names", [None, ["a", "b", "c", "d"], [1, 2, 3, 4], ["x"]])
+def test_answers_written_as_bytes_are_what_the_message_serializes_to(names: list[Any] | None) -> None:
+    codec = SeldonProtoCodec((lambda array: list(names)) if names is not None else class_names, {}, True)
+    for body in random_bodies(16, 100):
+        request = seldon_proto.decode(message(body))
+        with np.errstate(over="ignore"):
+            as_float32 = request.X.astype(np.float32)
+        for data in (request.X, as_float32, np.arange(request.X.size).reshape(request.X.shape), np.ones((1, 0))):
+            outcome = Outcome(data)
+            want = codec.encode(outcome, request).SerializeToString()
+            got = codec.encode_bytes(outcome, request)
+            assert (got if isinstance(got, bytes) else got.SerializeToString()) == want
+
+
+@pytest.mark.parametrize(
+    ("outcome", "request_meta", "path"),
+    [
+        (Outcome(np.ones((1, 2)), tags={"a": 1}), {}, {}),
+        (Outcome(np.ones((1, 2))), {"puid": "p"}, {}),
+        (Outcome(np.ones((1, 2))), {}, {"unit": "image"}),
+        (Outcome(np.array([[True]])), {}, {}),
+        (Outcome(np.array([[1j]])), {}, {}),
+        (Outcome([[1.0, 2.0]]), {}, {}),
+        (Outcome({"a": 1}), {}, {}),
+    ],
+)
+def test_answers_with_more_than_numbers_go_through_the_message(outcome: Outcome, request_meta: dict[str, Any],
+                                                               path: dict[str, str]) -> None:
+    codec = SeldonProtoCodec(class_names, path, True)
+    for kind in ("tensor", "ndarray"):
+        request = seldon_proto.SeldonRequest(kind, np.ones((1, 2)), [], request_meta)
+        try:
+            want = codec.encode(outcome, request).SerializeToString()
+        except ServingError:
+            with pytest.raises(ServingError):
+                codec.encode_bytes(outcome, request)
+            continue
+        got = codec.encode_bytes(outcome, request)
+        assert not isinstance(got, bytes) and got.SerializeToString() == want

@@ -337,6 +337,11 @@ def test_parameters_both_ways() -> None:
     assert v2_proto.parameters_of(response.parameters) == request.parameters
 
 
+def two_fields(contents: object) -> None:
+    contents.fp64_contents.append(1.0)  # type: ignore[attr-defined]
+    contents.int64_contents.append(1)  # type: ignore[attr-defined]
+
+
 @pytest.mark.parametrize(
     ("build", "words"),
     [
@@ -344,6 +349,9 @@ def test_parameters_both_ways() -> None:
         (lambda m: m.inputs.add(name="x", datatype="FP128", shape=[1]).contents.fp32_contents.append(1), "unknown"),
         (lambda m: m.inputs.add(name="x", datatype="FP32", shape=[1]).contents.int_contents.append(1), "fp32_contents"),
         (lambda m: m.inputs.add(name="x", datatype="FP16", shape=[1]), "raw_input_contents"),
+        (lambda m: two_fields(m.inputs.add(name="x", datatype="FP64", shape=[1]).contents), "fp64_contents, not int64"),
+        (lambda m: m.inputs.add(name="x", datatype="INT32", shape=[1]).contents.fp32_contents.append(1),
+         "in int_contents, not fp32_contents"),
         (lambda m: m.inputs.add(name="x", datatype="INT8", shape=[1]).contents.int_contents.append(300), "range"),
         (lambda m: m.inputs.add(name="x", datatype="FP32", shape=[-1]), "between 0 and"),
         (lambda m: m.raw_input_contents.append(b"\x00" * 4), "raw_input_contents has 1 entries for 0"),
