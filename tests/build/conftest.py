@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import http.client
 import os
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import SERVER_VARIABLES, free_port
+from tests.conftest import SERVER_VARIABLES, ServerProcess, free_port
 
 APPS = Path(__file__).parent / "apps"
 IMAGE_TAG = f"localhost/modelserve-test-transformer:{os.getpid()}"
@@ -40,8 +37,11 @@ def built(app: str, output: Path, *args: str, **kwargs) -> subprocess.CompletedP
     return result
 
 
-class BundleServer:
+class BundleServer(ServerProcess):
     """``BUNDLE/run`` (or any command that starts one) on free ports of 127.0.0.1."""
+
+    ready_timeout = 60.0
+    stop_grace = 30.0
 
     def __init__(self, command: Callable[[dict[str, str]], list[str]], env: dict[str, str] | None, log: Path):
         self.http_port = free_port()
@@ -51,45 +51,7 @@ class BundleServer:
             "PREDICTIVE_UNIT_METRICS_SERVICE_PORT": str(free_port()),
             "MODELSERVE_HOST": "127.0.0.1",
         }
-        self.log_path = log
-        self.log = open(log, "wb")
-        full_env = build_env(**ports, **(env or {}))
-        self.proc = subprocess.Popen(
-            command(ports), env=full_env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
-
-    def wait_ready(self, timeout: float = 60.0) -> BundleServer:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"exited with {self.proc.returncode}:\n{self.output()}")
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=1)
-                conn.request("GET", "/health/ping")
-                if conn.getresponse().status == 200:
-                    return self
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(f"not ready after {timeout}s:\n{self.output()}")
-
-    def output(self) -> str:
-        self.log.flush()
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> int | None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
-        self.log.close()
-        return self.proc.returncode
+        self.start(command(ports), build_env(**ports, **(env or {})), log)
 
 
 @pytest.fixture

@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import http.client
 import os
-import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, free_port
+from tests.conftest import REPO, ServerProcess, free_port
 
 MERLIN = Path(sys.executable).with_name("merlin-pyfunc-server")
 UPI_PYTHON = REPO / ".venvs" / "upi" / "bin" / "python"
@@ -24,8 +22,11 @@ UPI_CLIENT = Path(__file__).parent / "upi_client.py"
 SERVER_VARIABLES = ("CARAML_", "GRPC_", "PUSHGATEWAY_", "WORKERS", "LOG_LEVEL", "PROMETHEUS_MULTIPROC_DIR")
 
 
-class MerlinServer:
+class MerlinServer(ServerProcess):
     """``merlin-pyfunc-server --model_dir DIR`` with Merlin's variables."""
+
+    ready_timeout = 60.0
+    stop_grace = 15.0
 
     def __init__(self, model_dir: Path, protocol: str = "HTTP_JSON", *args: str, env: dict[str, str] | None = None):
         self.http_port, self.grpc_port = free_port(), free_port()
@@ -42,25 +43,14 @@ class MerlinServer:
         )
         full_env.update(env or {})
         self.full_name = full_env["CARAML_MODEL_FULL_NAME"]
-        self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"merlin-test-{self.http_port}.log"
-        self.log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(
-            [str(MERLIN), "--model_dir", str(model_dir), "--host", "127.0.0.1", *args],
-            env=full_env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
+        log = Path(os.environ.get("TMPDIR", "/tmp")) / f"merlin-test-{self.http_port}.log"
+        self.start([str(MERLIN), "--model_dir", str(model_dir), "--host", "127.0.0.1", *args], full_env, log)
 
     @property
     def predict_url(self) -> str:
         return f"{self.url}/v1/models/{self.full_name}:predict"
 
-    def _answers(self) -> bool:
+    def answers(self) -> bool:
         try:
             if self.protocol == "UPI_V1":
                 socket.create_connection(("127.0.0.1", self.grpc_port), timeout=1).close()
@@ -72,20 +62,6 @@ class MerlinServer:
             return conn.getresponse().status == 200
         except OSError:
             return False
-
-    def wait_ready(self, timeout: float = 60.0) -> MerlinServer:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.output()}")
-            if self._answers():
-                return self
-            time.sleep(0.1)
-        raise RuntimeError(f"server not ready after {timeout}s:\n{self.output()}")
-
-    def output(self) -> str:
-        self.log.flush()
-        return self.log_path.read_text(errors="replace")
 
     def upi(self, check: str, env: dict[str, str] | None = None) -> str:
         """Run a check of upi_client.py (caraml-upi-protos' stubs, in .venvs/upi); its JSON output."""
@@ -99,17 +75,6 @@ class MerlinServer:
         )
         assert done.returncode == 0, f"{check}: {done.stdout}\n{done.stderr}\nserver log:\n{self.output()[-3000:]}"
         return done.stdout
-
-    def stop(self) -> int | None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
-        self.log.close()
-        return self.proc.returncode
 
 
 @pytest.fixture
