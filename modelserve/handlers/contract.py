@@ -32,7 +32,22 @@ from modelserve.dataplane import DataPlane
 from modelserve.errors import ServingError
 from modelserve.settings import Settings
 
-__all__ = ["JSON", "HttpEndpoint", "HttpPrefix", "HttpRequest", "HttpRoute", "ProtocolHandler", "Response", "RpcMethod"]
+__all__ = [
+    "JSON",
+    "HttpEndpoint",
+    "HttpPrefix",
+    "HttpRequest",
+    "HttpRoute",
+    "ProtocolHandler",
+    "Response",
+    "RpcMethod",
+    "json_response",
+]
+
+def json_response(value: object, status: int = 200) -> Response:
+    """A JSON answer (numpy arrays and scalars written by orjson as they are)."""
+    return status, JSON, orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY)
+
 
 HttpEndpoint = Callable[[HttpRequest], Awaitable[Response]]
 RpcBehaviour = Callable[[Any, Any], Awaitable[Any]]  # (request message, call context) -> answer

@@ -17,16 +17,17 @@ from modelserve.codecs import kserve_v1, numjson
 from modelserve.dataplane import DataPlane
 from modelserve.errors import NOT_FOUND, BadRequest, ServingError, quote
 from modelserve.handlers import openapi
-from modelserve.handlers.contract import JSON, HttpPrefix, HttpRequest, HttpRoute, ProtocolHandler, Response
+from modelserve.handlers.contract import (
+    HttpPrefix,
+    HttpRequest,
+    HttpRoute,
+    ProtocolHandler,
+    Response,
+    json_response,
+)
 from modelserve.handlers.naming import ModelNotFound, check_model, served_name
 from modelserve.model.component import EXPLAIN, PREDICT
 from modelserve.settings import Settings
-
-_DUMPS = orjson.OPT_SERIALIZE_NUMPY
-
-
-def _json(value: object, status: int = 200) -> Response:
-    return status, JSON, orjson.dumps(value, option=_DUMPS)
 
 
 class KServeV1Handler(ProtocolHandler):
@@ -60,27 +61,27 @@ class KServeV1Handler(ProtocolHandler):
         return openapi.part("kserve-v1", self.http_routes(), {"<model>": [self.name]})
 
     async def _alive(self, request: HttpRequest) -> Response:
-        return _json({"status": "alive"})
+        return json_response({"status": "alive"})
 
     async def _ready(self, request: HttpRequest) -> Response:
         ready = self.plane.ready
-        return _json({"ready": ready}, 200 if ready else 503)
+        return json_response({"ready": ready}, 200 if ready else 503)
 
     async def _models(self, request: HttpRequest) -> Response:
-        return _json({"models": [self.name]})
+        return json_response({"models": [self.name]})
 
     async def _model(self, request: HttpRequest) -> Response:
-        return _json({"name": self.name, "ready": self.plane.ready})
+        return json_response({"name": self.name, "ready": self.plane.ready})
 
     async def _predict_endpoint(self, request: HttpRequest) -> Response:
         X, names = kserve_v1.decode(_message(request))
         outcome = await self._predict(X, names, None)
-        return _json(kserve_v1.predictions(outcome.data))
+        return json_response(kserve_v1.predictions(outcome.data))
 
     async def _explain_endpoint(self, request: HttpRequest) -> Response:
         X, names = kserve_v1.decode(_message(request))
         outcome = await self._explain(X, names)
-        return _json(kserve_v1.explanation(outcome.data))
+        return json_response(kserve_v1.explanation(outcome.data))
 
     def _not_found(self, path: str) -> ServingError:
         rest = path[len("/v1/models/") :] if path.startswith("/v1/models/") else ""

@@ -24,15 +24,22 @@ import uuid
 from typing import Any
 from urllib.parse import unquote
 
-import orjson
-
 from modelserve.codecs import v2, v2_proto
 from modelserve.codecs.v2 import BINARY_DATA_OUTPUT, InferRequest, InferResponse, Tensor, as_tensor
 from modelserve.dataplane import DataPlane
 from modelserve.datatypes import V2_DATATYPES
 from modelserve.errors import NOT_FOUND, BadRequest, ServingError, quote
 from modelserve.handlers import openapi
-from modelserve.handlers.contract import JSON, HttpPrefix, HttpRequest, HttpRoute, ProtocolHandler, Response, RpcMethod
+from modelserve.handlers.contract import (
+    JSON,
+    HttpPrefix,
+    HttpRequest,
+    HttpRoute,
+    ProtocolHandler,
+    Response,
+    RpcMethod,
+    json_response,
+)
 from modelserve.handlers.naming import ModelNotFound, check_model, served_name
 from modelserve.model.component import PREDICT
 from modelserve.settings import Settings
@@ -44,12 +51,7 @@ DEFAULT_OUTPUT = "output-0"
 CONTENT_TYPE = "content_type"
 SERVICE = v2_proto.SERVICE
 _NOT_ECHOED = frozenset((BINARY_DATA_OUTPUT,))
-_DUMPS = orjson.OPT_SERIALIZE_NUMPY
 _OCTET = b"application/octet-stream"
-
-
-def _json(value: object, status: int = 200) -> Response:
-    return status, JSON, orjson.dumps(value, option=_DUMPS)
 
 
 class V2Handler(ProtocolHandler):
@@ -136,21 +138,21 @@ class V2Handler(ProtocolHandler):
         return models
 
     async def _server_metadata_endpoint(self, request: HttpRequest) -> Response:
-        return _json(self._server_metadata)
+        return json_response(self._server_metadata)
 
     async def _live(self, request: HttpRequest) -> Response:
-        return _json({"live": self.plane.live})
+        return json_response({"live": self.plane.live})
 
     async def _ready(self, request: HttpRequest) -> Response:
         ready = self.plane.ready
-        return _json({"ready": ready}, 200 if ready else 503)
+        return json_response({"ready": ready}, 200 if ready else 503)
 
     async def _model_metadata_endpoint(self, request: HttpRequest) -> Response:
-        return _json(self.model_metadata())
+        return json_response(self.model_metadata())
 
     async def _model_ready(self, request: HttpRequest) -> Response:
         ready = self.plane.ready
-        return _json({"name": self.name, "ready": ready}, 200 if ready else 503)
+        return json_response({"name": self.name, "ready": ready}, 200 if ready else 503)
 
     async def _infer_endpoint(self, request: HttpRequest) -> Response:
         infer_request = v2.decode_request(request.body, v2.header_length(request.headers))
