@@ -8,15 +8,13 @@ of double columns ``f0 .. f{n-1}`` (a row of features, the way UPI carries them)
 
 from __future__ import annotations
 
-from typing import Any
-
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from bench.descriptors import Field, Table, message_classes
 
 METHOD = "/caraml.upi.v1.UniversalPredictionService/PredictValues"
 TYPE_DOUBLE = 1
 
-_F = descriptor_pb2.FieldDescriptorProto
-_MESSAGES: dict[str, list[tuple[str, int, int, int, str]]] = {
+_F = Field
+_MESSAGES: Table = {
     # name: [(field, number, type, label, type_name)]
     "Value": [
         ("double_value", 1, _F.TYPE_DOUBLE, _F.LABEL_OPTIONAL, ""),
@@ -48,19 +46,7 @@ _MESSAGES: dict[str, list[tuple[str, int, int, int, str]]] = {
 }
 
 
-def _build() -> dict[str, Any]:
-    file = descriptor_pb2.FileDescriptorProto(name="bench_upi.proto", package="caraml.upi.v1", syntax="proto3")
-    for name, fields in _MESSAGES.items():
-        msg = file.message_type.add(name=name)
-        for field, number, typ, label, type_name in fields:
-            msg.field.add(name=field, number=number, type=typ, label=label, type_name=type_name or None)
-    pool = descriptor_pool.DescriptorPool()
-    pool.Add(file)
-    return {name: message_factory.GetMessageClass(pool.FindMessageTypeByName(f"caraml.upi.v1.{name}"))
-            for name in _MESSAGES}
-
-
-_CLASSES = _build()
+_CLASSES = message_classes("bench_upi.proto", "caraml.upi.v1", _MESSAGES)
 PredictValuesRequest = _CLASSES["PredictValuesRequest"]
 PredictValuesResponse = _CLASSES["PredictValuesResponse"]
 

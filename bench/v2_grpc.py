@@ -7,14 +7,12 @@ by protobuf, so a server's extra fields do no harm.
 
 from __future__ import annotations
 
-from typing import Any
-
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from bench.descriptors import Field, Table, message_classes
 
 METHOD = "/inference.GRPCInferenceService/ModelInfer"
 
-_F = descriptor_pb2.FieldDescriptorProto
-_MESSAGES: dict[str, list[tuple[str, int, int, int, str]]] = {
+_F = Field
+_MESSAGES: Table = {
     # name: [(field, number, type, label, type_name)]
     "InferTensorContents": [("fp64_contents", 7, _F.TYPE_DOUBLE, _F.LABEL_REPEATED, "")],
     "InferInputTensor": [
@@ -35,18 +33,6 @@ _MESSAGES: dict[str, list[tuple[str, int, int, int, str]]] = {
 }
 
 
-def _build() -> dict[str, Any]:
-    file = descriptor_pb2.FileDescriptorProto(name="bench_v2.proto", package="inference", syntax="proto3")
-    for name, fields in _MESSAGES.items():
-        msg = file.message_type.add(name=name)
-        for field, number, typ, label, type_name in fields:
-            msg.field.add(name=field, number=number, type=typ, label=label, type_name=type_name or None)
-    pool = descriptor_pool.DescriptorPool()
-    pool.Add(file)
-    find = pool.FindMessageTypeByName
-    return {name: message_factory.GetMessageClass(find(f"inference.{name}")) for name in _MESSAGES}
-
-
-_CLASSES = _build()
+_CLASSES = message_classes("bench_v2.proto", "inference", _MESSAGES)
 ModelInferRequest = _CLASSES["ModelInferRequest"]
 ModelInferResponse = _CLASSES["ModelInferResponse"]
