@@ -60,7 +60,12 @@ def main() -> None:
     for _ in range(workers - 1):
         if os.fork() == 0:
             break
-    asyncio.run(serve_grpc(port))
+    if sys.argv[3:] == ["uvloop"]:  # the loop modelserve's workers run on
+        import uvloop
+
+        uvloop.run(serve_grpc(port))
+    else:
+        asyncio.run(serve_grpc(port))
 
 
 if __name__ == "__main__":

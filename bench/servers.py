@@ -140,11 +140,13 @@ def _bare_asgi(x: Launch) -> Command:
              "--workers", str(x.workers)], REPO, {"BENCH_ANSWER": str(answer)})
 
 
-def _bare_grpc(x: Launch) -> Command:
-    answer = x.scratch / "grpc-answer.bin"
-    answer.write_bytes(protocols.seldon_grpc_answer(x.workload))
-    return ([str(x.bin / "python"), "-m", "bench.ceilings", str(x.grpc), str(x.workers)], REPO,
-            {"BENCH_ANSWER": str(answer)})
+def _bare_grpc(*loop: str) -> Callable[[Launch], Command]:
+    def command(x: Launch) -> Command:
+        answer = x.scratch / "grpc-answer.bin"
+        answer.write_bytes(protocols.seldon_grpc_answer(x.workload))
+        return ([str(x.bin / "python"), "-m", "bench.ceilings", str(x.grpc), str(x.workers), *loop], REPO,
+                {"BENCH_ANSWER": str(answer)})
+    return command
 
 
 MODELSERVE_PROTOCOLS = ("seldon-rest", "seldon-grpc", "v2-rest", "v2-grpc", "v1-rest")
@@ -160,6 +162,11 @@ SERVERS: dict[str, Server] = {
         # What the built-in metrics cost per request (the issue's budget: under 3 % of throughput).
         Server("modelserve without built-in metrics", MODELSERVE.protocols,
                _modelserve(MODELS / "seldon", "--builtin-metrics", "0"), variant=True, multi_worker=False),
+        # User code on the event loop instead of the user threads (issue 14's default): the hop's cost.
+        Server("modelserve --user-calls-on-loop", MODELSERVE.protocols,
+               _modelserve(MODELS / "seldon", "--user-calls-on-loop"), variant=True, multi_worker=False),
+        Server("modelserve 2 gRPC workers on the one core", ("seldon-grpc", "v2-grpc"),
+               _modelserve(MODELS / "seldon", "--grpc-workers", "2"), variant=True, multi_worker=False),
         Server("seldon-core 1.19.0", ("seldon-rest", "seldon-grpc"), _seldon_core, venv="seldon-core"),
         Server("mlserver 1.7.1 (parallel_workers 0)", ("v2-rest", "v2-grpc"), mlserver_command(0), venv="mlserver",
                multi_worker=False),
@@ -168,7 +175,8 @@ SERVERS: dict[str, Server] = {
         Server(f"{MERLIN} (HTTP_JSON)", ("merlin-http",), _merlin("HTTP_JSON"), venv="merlin"),
         Server(f"{MERLIN} (UPI_V1)", ("merlin-upi",), _merlin("UPI_V1"), venv="merlin"),
         Server("ceiling: bare ASGI on uvicorn", ("seldon-rest",), _bare_asgi, ceiling=True),
-        Server("ceiling: bare grpc.aio", ("seldon-grpc",), _bare_grpc, ceiling=True),
+        Server("ceiling: bare grpc.aio", ("seldon-grpc",), _bare_grpc(), ceiling=True),
+        Server("ceiling: bare grpc.aio on uvloop", ("seldon-grpc",), _bare_grpc("uvloop"), ceiling=True),
     )
 }
 
