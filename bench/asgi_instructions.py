@@ -8,12 +8,14 @@ callable as a REST worker builds it (``workers/assembly.py``), no socket involve
 for two values of N (say 1,000 and 3,000): the difference of valgrind's "Collected"
 totals divided by the difference of N is the app's instructions per request, start-up
 left out.  PATH: ``/api/v1.0/predictions`` (default), ``/v2/models/IdentityModel/infer``
-or ``/v1/models/IdentityModel:predict``.
+or ``/v1/models/IdentityModel:predict``.  ``MODELSERVE_BUILTIN_METRICS=0``: without the built-in
+metrics.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import tempfile
 import time
@@ -35,7 +37,9 @@ def main() -> None:
     count = int(sys.argv[1])
     path = sys.argv[2] if len(sys.argv) > 2 else "/api/v1.0/predictions"
     sys.path.insert(0, str(MODELS))
-    settings = Settings.load("IdentityModel", environ={})
+    # MODELSERVE_BUILTIN_METRICS=0 in the environment: the same without the built-in metrics.
+    environ = {k: v for k, v in os.environ.items() if k == "MODELSERVE_BUILTIN_METRICS"}
+    settings = Settings.load("IdentityModel", environ=environ)
     app = rest_app(assemble(build_model(settings), settings, tempfile.mkdtemp(prefix="bench-"), 1), settings)
     body = BODIES[path]
     scope = {
