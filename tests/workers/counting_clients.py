@@ -35,17 +35,17 @@ class Tally:
                 setattr(self, name, getattr(self, name) + value)
 
 
-class RestClients:
-    """``connections`` threads, each sending requests back to back on a keep-alive connection
-    (a new one after an answer saying ``Connection: close``), until stopped."""
+class ClientThreads:
+    """Threads that send until stopped, counting into one Tally; ``with`` starts and stops them."""
 
-    def __init__(self, port: int, connections: int = 32):
+    threads: list[threading.Thread]
+
+    def __init__(self, port: int):
         self.port = port
         self.tally = Tally()
         self.stopping = threading.Event()
-        self.threads = [threading.Thread(target=self._run, daemon=True) for _ in range(connections)]
 
-    def __enter__(self) -> RestClients:
+    def __enter__(self) -> ClientThreads:
         for thread in self.threads:
             thread.start()
         return self
@@ -57,7 +57,20 @@ class RestClients:
         self.stopping.set()
         for thread in self.threads:
             thread.join(30)
+        self.close()
         return self.tally
+
+    def close(self) -> None:
+        """What to release once every thread has stopped."""
+
+
+class RestClients(ClientThreads):
+    """``connections`` threads, each sending requests back to back on a keep-alive connection
+    (a new one after an answer saying ``Connection: close``), until stopped."""
+
+    def __init__(self, port: int, connections: int = 32):
+        super().__init__(port)
+        self.threads = [threading.Thread(target=self._run, daemon=True) for _ in range(connections)]
 
     def _run(self) -> None:
         sock: socket.socket | None = None
@@ -110,7 +123,7 @@ def _read_answer(sock: socket.socket) -> tuple[int, bool]:
     return int(lines[0].split()[1]), b"connection: close" in lines
 
 
-class GrpcClients:
+class GrpcClients(ClientThreads):
     """``calls`` concurrent callers of Model/Predict over a few channels, each retrying a call
     answered UNAVAILABLE (as gRPC clients do), until stopped."""
 
@@ -119,9 +132,7 @@ class GrpcClients:
 
         from modelserve.codecs import messages
 
-        self.port = port
-        self.tally = Tally()
-        self.stopping = threading.Event()
+        super().__init__(port)
         self.channels = [grpc.insecure_channel(f"127.0.0.1:{port}") for _ in range(channels)]
         self.request = messages.SeldonMessage(strData="x").SerializeToString()
         self.predicts = [
@@ -131,21 +142,9 @@ class GrpcClients:
         self.threads = [threading.Thread(target=self._run, args=(i,), daemon=True) for i in range(calls)]
         self.codes: Counter = Counter()
 
-    def __enter__(self) -> GrpcClients:
-        for thread in self.threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def stop(self) -> Tally:
-        self.stopping.set()
-        for thread in self.threads:
-            thread.join(30)
+    def close(self) -> None:
         for channel in self.channels:
             channel.close()
-        return self.tally
 
     def _run(self, index: int) -> None:
         import grpc
