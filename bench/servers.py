@@ -165,6 +165,9 @@ SERVERS: dict[str, Server] = {
         # User code on the event loop instead of the user threads (issue 14's default): the hop's cost.
         Server("modelserve --user-calls-on-loop", MODELSERVE.protocols,
                _modelserve(MODELS / "seldon", "--user-calls-on-loop"), variant=True, multi_worker=False),
+        # gRPC on grpc.aio (the event loop, user code on user threads) instead of the threaded server.
+        Server("modelserve --grpc-server aio", ("seldon-grpc", "v2-grpc"),
+               _modelserve(MODELS / "seldon", "--grpc-server", "aio"), variant=True, multi_worker=False),
         Server("modelserve 2 gRPC workers on the one core", ("seldon-grpc", "v2-grpc"),
                _modelserve(MODELS / "seldon", "--grpc-workers", "2"), variant=True, multi_worker=False),
         Server("seldon-core 1.19.0", ("seldon-rest", "seldon-grpc"), _seldon_core, venv="seldon-core"),
@@ -177,6 +180,7 @@ SERVERS: dict[str, Server] = {
         Server("ceiling: bare ASGI on uvicorn", ("seldon-rest",), _bare_asgi, ceiling=True),
         Server("ceiling: bare grpc.aio", ("seldon-grpc",), _bare_grpc(), ceiling=True),
         Server("ceiling: bare grpc.aio on uvloop", ("seldon-grpc",), _bare_grpc("uvloop"), ceiling=True),
+        Server("ceiling: bare grpcio threads", ("seldon-grpc",), _bare_grpc("threads"), ceiling=True),
     )
 }
 

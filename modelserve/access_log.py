@@ -9,6 +9,7 @@ access log is on, so a server without it runs none of this code per request.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from time import perf_counter
@@ -75,7 +76,24 @@ def grpc_methods(service: str, methods: dict[str, Any]) -> dict[str, Any]:
     return logged
 
 
-def _logged_call(full_name: str, call: Callable[[Any, Any], Awaitable[Any]]) -> Callable[[Any, Any], Awaitable[Any]]:
+def _logged_call(full_name: str, call: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """``call`` (grpc.aio's coroutine or the threaded server's plain function) logged."""
+    if not inspect.iscoroutinefunction(call):
+
+        def logged_on_thread(request: Any, context: Any) -> Any:
+            start = perf_counter()
+            code = "OK"
+            try:
+                return call(request, context)
+            except BaseException:
+                aborted = context.code()
+                code = aborted.name if aborted is not None else "UNKNOWN"
+                raise
+            finally:
+                record(full_name, None, code, perf_counter() - start)
+
+        return logged_on_thread
+
     async def logged(request: Any, context: Any) -> Any:
         start = perf_counter()
         code = "OK"

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 SERVICE_TYPES = ("MODEL", "ROUTER", "TRANSFORMER", "OUTPUT_TRANSFORMER", "COMBINER", "OUTLIER_DETECTOR")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOG_FORMATS = ("text", "json")
+GRPC_SERVERS = ("aio", "threads")
 PROTOCOLS = ("HTTP_JSON", "UPI_V1")
 
 # The pod's annotations, as the Kubernetes downward API writes them (lines of key="value").
@@ -559,6 +560,17 @@ OPTIONS: tuple[Option, ...] = (
         is_flag=True,
     ),
     Option(
+        "grpc_server",
+        "--grpc-server",
+        ("MODELSERVE_GRPC_SERVER",),
+        "threads",
+        _lower_choice(*GRPC_SERVERS),
+        "The gRPC server of the gRPC workers: threads (grpcio's synchronous server, each call on a pool "
+        "thread, user method included) or aio (grpc.aio on the worker's event loop, user methods on "
+        "user threads). Models with async methods, and batching, are served with aio.",
+        "KIND",
+    ),
+    Option(
         "max_batch_size",
         "--max-batch-size",
         ("MODELSERVE_MAX_BATCH_SIZE",),
@@ -755,6 +767,7 @@ class Settings:
     worker_timeout: float | None = None
     max_queue: int = 256
     user_calls_on_loop: bool = False
+    grpc_server: str = "threads"
     graceful_timeout: float = 30.0
     max_batch_size: int = 1
     max_batch_time_ms: float = 5.0

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from modelserve.dataplane.batching import Batcher
-from modelserve.dataplane.bounds import Bounds
+from modelserve.dataplane.bounds import Bounds, ThreadBounds
 from modelserve.dataplane.chain import CallTracer, build_chain
 from modelserve.metrics.recorder import ServerMetrics
 from modelserve.model import Adapter, LoadedModel
@@ -38,7 +38,9 @@ class DataPlane:
         metrics: ServerMetrics | None = None,
         tracer: CallTracer | None = None,
         peers_ready: Callable[[], bool] | None = None,
+        threaded: bool = False,
     ):
+        """``threaded``: user calls are made on the threads of the threaded gRPC server."""
         self.component: Adapter = model.component
         self.metadata: ModelMetadata = model.metadata
         self.settings = settings
@@ -46,7 +48,8 @@ class DataPlane:
         self.draining = False
         self._peers_ready = peers_ready
         queue_gauge = metrics.queue_gauge() if metrics is not None else None
-        self.bounds = Bounds(self.component.concurrency, settings.max_queue, queue_gauge)
+        bounds = ThreadBounds if threaded else Bounds
+        self.bounds = bounds(self.component.concurrency, settings.max_queue, queue_gauge)
         self.batcher: Batcher | None
         self._calls, self.batcher = build_chain(self.component, settings, metrics, tracer, self.bounds)
         if metrics is not None:
@@ -68,6 +71,8 @@ class DataPlane:
     def calls_on_time(self) -> bool:
         """Whether no user call has been running past ``--worker-timeout`` (see workers/board.py)."""
         oldest = self.component.oldest_call_start()  # (async calls block the loop: no heartbeat)
+        if isinstance(self.bounds, ThreadBounds):
+            oldest = self.bounds.oldest_call_start()
         return oldest is None or time.monotonic() - oldest < self.settings.stuck_after
 
     def drain(self) -> None:
@@ -102,3 +107,5 @@ class DataPlane:
 
     def close(self) -> None:
         self.component.close()
+        if isinstance(self.bounds, ThreadBounds):
+            self.bounds.close()

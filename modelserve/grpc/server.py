@@ -20,7 +20,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import grpc
@@ -81,6 +81,8 @@ class _Undecodable(ServingError):
     """Request bytes that are not a message of the method's type: answered as grpcio answers them."""
 
 
+Answering = Callable[[bytes, Any], Awaitable["bytes | ServingError"]]
+
 DRAINING = ServingError("The server is shutting down: retry on another one", 503, NOT_READY)
 
 
@@ -94,6 +96,10 @@ class Gate:
         self.idle = asyncio.Event()
         self._max_calls = max_calls
         self._on_max_calls = on_max_calls
+
+    def entered(self) -> None:
+        """A call started."""
+        self.running += 1
 
     def left(self) -> None:
         """A call ended (answered, failed or cancelled)."""
@@ -113,24 +119,17 @@ class Gate:
             self.idle.set()
 
 
-def unary_handler(
-    method: RpcMethod, handler: ProtocolHandler, recorder: Route | None, gate: Gate, request_timeout: float = 0.0
-) -> grpc.RpcMethodHandler:
-    """A unary-unary method: parse, call, serialize; or abort with the error's code and message."""
+def answering(method: RpcMethod, handler: ProtocolHandler, gate: Gate) -> Answering:
+    """The method's work from request bytes to answer bytes (or the ServingError to abort
+    with), shared by both servers; it counts in ``gate`` while it runs."""
     name = f"{method.service}/{method.name}"
-    parse, behaviour, trailers = method.request_class.FromString, method.behaviour, handler.rpc_trailers
+    parse, behaviour = method.request_class.FromString, method.behaviour
     from_bytes = method.from_bytes
 
-    async def answer(data: bytes, context: grpc.aio.ServicerContext) -> bytes | ServingError:
-        """The answer's bytes, or the ServingError to abort with."""
+    async def answer(data: bytes, context: Any) -> bytes | ServingError:
         if gate.draining:
             return DRAINING
-        remaining = context.time_remaining()  # the client's deadline, if it set one
-        if remaining is not None or request_timeout:
-            if remaining is None or (request_timeout and request_timeout < remaining):
-                remaining = request_timeout
-            DEADLINE.set(asyncio.get_running_loop().time() + remaining)
-        gate.running += 1
+        gate.entered()
         try:
             try:
                 message = None if from_bytes is None else await from_bytes(data, context)
@@ -152,28 +151,55 @@ def unary_handler(
         finally:
             gate.left()
 
+    return answer
+
+
+def status_of(result: bytes | ServingError) -> tuple[str, int]:
+    """The code a call's result is counted under, and its answer's size."""
+    if isinstance(result, ServingError):
+        return error_code(result).name, 0
+    return "OK", len(result)
+
+
+def abort_details(result: ServingError, handler: ProtocolHandler) -> tuple[grpc.StatusCode, str, tuple[Any, ...]]:
+    """The code, details and trailing metadata a failed call is answered with."""
+    if isinstance(result, _Undecodable):
+        return grpc.StatusCode.INTERNAL, UNDECODABLE, ()
+    metadata = tuple(handler.rpc_trailers(result))
+    if result.retry_after is not None:  # gRFC A6: when a client may retry
+        metadata = (*metadata, ("grpc-retry-pushback-ms", str(result.retry_after * 1000)))
+    return error_code(result), result.message, metadata
+
+
+def unary_handler(
+    method: RpcMethod, handler: ProtocolHandler, recorder: Route | None, gate: Gate, request_timeout: float = 0.0
+) -> grpc.RpcMethodHandler:
+    """A unary-unary method on grpc.aio: parse, call, serialize; or abort with the error's code and message."""
+    answer = answering(method, handler, gate)
+
+    async def deadline_answer(data: bytes, context: grpc.aio.ServicerContext) -> bytes | ServingError:
+        remaining = context.time_remaining()  # the client's deadline, if it set one
+        if remaining is not None or request_timeout:
+            if remaining is None or (request_timeout and request_timeout < remaining):
+                remaining = request_timeout
+            DEADLINE.set(asyncio.get_running_loop().time() + remaining)
+        return await answer(data, context)
+
     async def call(data: bytes, context: grpc.aio.ServicerContext) -> bytes:
         if recorder is None:
-            result = await answer(data, context)
+            result = await deadline_answer(data, context)
         else:
             started = time.perf_counter()
             recorder.start()
             status, size = "CANCELLED", 0
             try:
-                result = await answer(data, context)
-                if isinstance(result, ServingError):
-                    status = error_code(result).name
-                else:
-                    status, size = "OK", len(result)
+                result = await deadline_answer(data, context)
+                status, size = status_of(result)
             finally:
                 recorder.finish(status, time.perf_counter() - started, len(data), size)
         if isinstance(result, ServingError):
-            if isinstance(result, _Undecodable):
-                await context.abort(grpc.StatusCode.INTERNAL, UNDECODABLE)
-            metadata = trailers(result)
-            if result.retry_after is not None:  # gRFC A6: when a client may retry
-                metadata = (*metadata, ("grpc-retry-pushback-ms", str(result.retry_after * 1000)))
-            await context.abort(error_code(result), result.message, trailing_metadata=metadata)
+            code, details, metadata = abort_details(result, handler)
+            await context.abort(code, details, trailing_metadata=metadata)
         return result  # type: ignore[return-value]  # abort() raises
 
     return grpc.unary_unary_rpc_method_handler(call)
@@ -260,7 +286,7 @@ class GrpcServer:
     ):
         self.settings = settings
         self.gate = gate or Gate()
-        self.server = grpc.aio.server(options=server_options(settings))
+        self.server = self._make_server()
         services: dict[str, dict[str, grpc.RpcMethodHandler]] = {}
         for handler in handlers:
             for method in handler.rpc_methods():
@@ -268,7 +294,7 @@ class GrpcServer:
                 if metrics is not None and not method.probe:
                     recorder = metrics.route("grpc", handler.protocol, f"/{method.service}/{method.name}")
                 methods = services.setdefault(method.service, {})
-                methods[method.name] = unary_handler(method, handler, recorder, self.gate, settings.request_timeout)
+                methods[method.name] = self._method_handler(method, handler, recorder)
         if tracer is not None:
             services = tracer.grpc_methods(services)
         table: dict[str, grpc.RpcMethodHandler] = {}
@@ -277,7 +303,7 @@ class GrpcServer:
                 methods = access_log.grpc_methods(service, methods)
             table.update((f"/{service}/{name}", handler) for name, handler in methods.items())
         self.services = tuple(services)
-        self.health = _Health(self.services, ready)
+        self.health = self._health(self.services, ready)
         messages.add_file(health_pb2.DESCRIPTOR)
         messages.add_file(reflection_pb2.DESCRIPTOR)
         # Merlin's server lists only its own service and reflection (its health is not reflected).
@@ -285,11 +311,20 @@ class GrpcServer:
         collected = _Collector(table)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, collected)
         reflection_pb2_grpc.add_ServerReflectionServicer_to_server(
-            reflection.aio.ReflectionServicer((*reflected, reflection.SERVICE_NAME), pool=messages.POOL), collected
+            self._reflection((*reflected, reflection.SERVICE_NAME), pool=messages.POOL), collected
         )
         self.methods = table
         self.server.add_generic_rpc_handlers((MethodTable(table), *collected.leftovers()))
         self.port: int | None = None
+
+    def _make_server(self) -> Any:
+        return grpc.aio.server(options=server_options(self.settings))
+
+    def _method_handler(self, method: RpcMethod, handler: ProtocolHandler, recorder: Route | None) -> Any:
+        return unary_handler(method, handler, recorder, self.gate, self.settings.request_timeout)
+
+    _health: Callable[..., Any] = _Health
+    _reflection: Callable[..., Any] = reflection.aio.ReflectionServicer
 
     def bind(self, host: str, port: int) -> int:
         """Listen on host:port (port 0: any free port); the port bound."""

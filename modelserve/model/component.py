@@ -133,6 +133,11 @@ class Component:
                 calls[verb + RAW] = functools.partial(self.call_raw, verb)
         return calls
 
+    def has_async_methods(self) -> bool:
+        """Whether any of the class's serving methods is ``async def``."""
+        methods = (*self._methods.values(), *self._raw_methods.values(), self._explain)
+        return any(self._is_async(method) for method in methods if method is not None)
+
     def takes_meta(self, verb: str) -> bool:
         return self._takes_meta[verb]
 

@@ -167,6 +167,7 @@ class PyFuncComponent:
         self._serial: asyncio.Lock | None = asyncio.Lock() if serial else None
         self.concurrency = 1 if serial else max(1, user_threads)
         self._calls: dict[str, UserCall] = {}
+        self._async = False
         self._protocols: tuple[Any, Any] = (Protocol.HTTP_JSON, Protocol.UPI_V1)
 
     def load(self) -> None:
@@ -189,6 +190,10 @@ class PyFuncComponent:
 
     def has(self, verb: str) -> bool:
         return verb in self._calls
+
+    def has_async_methods(self) -> bool:
+        """Whether the model's infer or upiv1_infer (or a step of them) is ``async def``."""
+        return self._async
 
     def user_calls(self) -> dict[str, UserCall]:
         """``{"infer": async (body, headers), "upiv1_infer": async (request, context)}``, each
@@ -261,6 +266,7 @@ class PyFuncComponent:
 
     def _wrap(self, fn: Callable[..., Any]) -> UserCall:
         if inspect.iscoroutinefunction(fn):
+            self._async = True
 
             async def call_async(*args: Any) -> Any:
                 try:

@@ -9,6 +9,7 @@ DATA_LOSS mark it as an error.
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Sequence
 from typing import Any
 
@@ -48,35 +49,60 @@ METADATA = MetadataGetter()
 
 
 def traced_handler(tracer: Tracer, service: str, method: str, handler: Any) -> Any:
-    """The unary-unary handler with its behaviour inside a server span."""
+    """The unary-unary handler with its behaviour inside a server span (grpc.aio's coroutine
+    or the threaded server's plain function, as the handler has)."""
     behaviour = handler.unary_unary
     name = f"{service}/{method}"
     attributes = {"rpc.system": "grpc", "rpc.service": service, "rpc.method": method}
 
-    async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        parent = extract(context.invocation_metadata() or (), getter=METADATA)
-        with tracer.start_as_current_span(
+    def span(context: Any) -> Any:
+        return tracer.start_as_current_span(
             name,
-            context=parent,
+            context=extract(context.invocation_metadata() or (), getter=METADATA),
             kind=SpanKind.SERVER,
             attributes=attributes,
             record_exception=False,
             set_status_on_exception=False,
-        ) as span:
+        )
+
+    if not inspect.iscoroutinefunction(behaviour):
+
+        def call_on_thread(request: Any, context: grpc.ServicerContext) -> Any:
+            with span(context) as current:
+                try:
+                    answer = behaviour(request, context)
+                except BaseException as error:
+                    _failed(current, context, error)
+                    raise
+                current.set_attribute(STATUS_CODE, 0)
+                return answer
+
+        return handler._replace(unary_unary=call_on_thread)
+
+    async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        with span(context) as current:
             try:
                 answer = await behaviour(request, context)
             except BaseException as error:
-                code = context.code()
-                if not isinstance(code, grpc.StatusCode):  # not aborted: grpcio answers it itself
-                    code = grpc.StatusCode.CANCELLED if isinstance(error, asyncio.CancelledError) else None
-                    code = code or grpc.StatusCode.UNKNOWN
-                span.set_attribute(STATUS_CODE, code.value[0])
-                if code in SERVER_ERRORS:
-                    span.set_attribute("error.type", code.name)
-                    details = context.details()
-                    span.set_status(Status(StatusCode.ERROR, details if isinstance(details, str) else None))
+                _failed(current, context, error)
                 raise
-            span.set_attribute(STATUS_CODE, 0)
+            current.set_attribute(STATUS_CODE, 0)
             return answer
 
     return handler._replace(unary_unary=call)
+
+
+def _failed(span: Any, context: Any, error: BaseException) -> None:
+    """The span of a call that raised: its code (the one it was aborted with, else the one
+    grpcio answers), and error status for the server-side codes."""
+    code = context.code()
+    if not isinstance(code, grpc.StatusCode):  # not aborted: grpcio answers it itself
+        code = grpc.StatusCode.CANCELLED if isinstance(error, asyncio.CancelledError) else None
+        code = code or grpc.StatusCode.UNKNOWN
+    span.set_attribute(STATUS_CODE, code.value[0])
+    if code in SERVER_ERRORS:
+        span.set_attribute("error.type", code.name)
+        details = context.details()
+        if isinstance(details, bytes):  # (grpcio's synchronous context keeps them encoded)
+            details = details.decode("utf-8", "replace")
+        span.set_status(Status(StatusCode.ERROR, details if isinstance(details, str) else None))

@@ -11,6 +11,7 @@ and gRPC methods, and both transports serve what it declares.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -28,7 +29,7 @@ from modelserve.handlers.upi import UpiHandler
 from modelserve.handlers.v2 import V2Handler
 from modelserve.metrics import open_metrics
 from modelserve.metrics.recorder import ServerMetrics
-from modelserve.model import LoadedModel
+from modelserve.model import Adapter, LoadedModel
 from modelserve.rest.app import RestApp
 from modelserve.settings import Settings
 
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
 
 # The protocols a user's class is served with, in the order their routes are looked up
 # (the first one's error format answers unknown paths).
+logger = logging.getLogger("modelserve.workers")
+
 PROTOCOLS: tuple[type[ProtocolHandler], ...] = (
     SeldonHandler,
     V2Handler,
@@ -61,6 +64,7 @@ class Assembly:
     handlers: list[ProtocolHandler]
     metrics: ServerMetrics | None
     tracer: Tracing | None
+    threaded_grpc: bool = False  # gRPC on grpcio's synchronous server (grpc/threaded.py)
 
     def close(self) -> None:
         self.plane.close()
@@ -74,17 +78,37 @@ def assemble(
     metrics_dir: str,
     user_threads: int,
     peers_ready: Callable[[], bool] | None = None,
+    grpc: bool = False,
 ) -> Assembly:
-    """Everything a serving process needs, after the fork: ``user_threads`` user calls at once."""
+    """Everything a serving process needs, after the fork: ``user_threads`` user calls at once;
+    ``grpc``: for a gRPC worker (which may run on the threaded server)."""
     model.load()
-    model.component.set_threads(user_threads, serial=settings.single_threaded, on_loop=settings.user_calls_on_loop)
+    threaded = False
+    if grpc and settings.grpc_server == "threads":
+        blocker = threaded_grpc_blocker(settings, model.component)
+        if blocker:  # said louder when the user asked for threads
+            chosen = logging.WARNING if "grpc_server" in settings.sources else logging.INFO
+            logger.log(chosen, "gRPC served with grpc.aio, not the threaded server: %s", blocker)
+        threaded = not blocker
+    on_loop = settings.user_calls_on_loop or threaded  # threaded: on the server's pool thread
+    model.component.set_threads(user_threads, serial=settings.single_threaded, on_loop=on_loop)
     tracer = tracing.start(settings)
     metrics = open_metrics(metrics_dir, settings)
-    plane = DataPlane(model, settings, metrics, tracer, peers_ready)
+    plane = DataPlane(model, settings, metrics, tracer, peers_ready, threaded=threaded)
     handlers = [protocol(plane, settings) for protocol in protocols(settings)]
     if not settings.merlin:  # (Merlin's server has no such document: its routes stay its own)
         handlers.append(OpenApiHandler(handlers))  # /openapi.json and /docs of every route above
-    return Assembly(plane, handlers, metrics, tracer)
+    return Assembly(plane, handlers, metrics, tracer, threaded)
+
+
+def threaded_grpc_blocker(settings: Settings, component: Adapter) -> str:
+    """Why the threaded gRPC server cannot serve this model ("" when it can): its calls must
+    run to their end on a pool thread, which a coroutine awaiting a loop cannot."""
+    if component.has_async_methods():
+        return "the model has async methods"
+    if settings.batching:
+        return "batching merges requests on an event loop"
+    return ""
 
 
 def rest_app(assembly: Assembly, settings: Settings) -> Any:
@@ -116,7 +140,14 @@ def grpc_server(
     ``on_max_calls`` is called once it has answered ``max_calls`` calls."""
     from modelserve.grpc.server import Gate, GrpcServer
 
-    gate = Gate(max_calls, on_max_calls)
+    ready = lambda: assembly.plane.ready  # noqa: E731
+    if assembly.threaded_grpc:
+        import asyncio
+
+        from modelserve.grpc.threaded import ThreadedGrpcServer, ThreadGate
+
+        gate = ThreadGate(asyncio.get_running_loop(), max_calls, on_max_calls)
+        return ThreadedGrpcServer(assembly.handlers, settings, ready, assembly.metrics, assembly.tracer, gate)
     return GrpcServer(
-        assembly.handlers, settings, lambda: assembly.plane.ready, assembly.metrics, assembly.tracer, gate
+        assembly.handlers, settings, ready, assembly.metrics, assembly.tracer, Gate(max_calls, on_max_calls)
     )

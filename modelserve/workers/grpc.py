@@ -22,7 +22,9 @@ def run_grpc_worker(supervisor: Supervisor, slot: Slot) -> int:
 
     model, settings = supervisor.model, supervisor.settings
     assert model is not None
-    assembly = assemble(model, settings, supervisor.metrics_dir, settings.grpc_user_threads, supervisor.peers_ready)
+    assembly = assemble(
+        model, settings, supervisor.metrics_dir, settings.grpc_user_threads, supervisor.peers_ready, grpc=True
+    )
     try:
         uvloop.run(serve(assembly, supervisor))
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # drained: a second SIGTERM must not cut the export
@@ -45,7 +47,8 @@ async def serve(assembly: Assembly, supervisor: Supervisor) -> None:
     await server.start()
     supervisor.mark_serving()
     heartbeat = asyncio.ensure_future(supervisor.keep_beating(assembly.plane.calls_on_time))
-    logger.info("serving %s: gRPC on %s:%d", settings.interface_name, settings.host, server.port or 0)
+    kind = "threads" if assembly.threaded_grpc else "aio"
+    logger.info("serving %s: gRPC (%s) on %s:%d", settings.interface_name, kind, settings.host, server.port or 0)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
