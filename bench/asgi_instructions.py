@@ -1,7 +1,7 @@
 """Instructions per REST request through the REST app, in this process: a figure that holds
 on a busy machine (wall-clock figures do not).
 
-    valgrind --tool=callgrind --callgrind-out-file=/dev/null python -m bench.asgi_instructions N [PATH]
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null python -m bench.asgi_instructions N [PATH [WIDTH]]
 
 runs N requests of W1 (the identity model, a 4-float body) through the REST app's ASGI
 callable as a REST worker builds it (``workers/assembly.py``), no socket involved.  Run it
@@ -9,7 +9,7 @@ for two values of N (say 1,000 and 3,000): the difference of valgrind's "Collect
 totals divided by the difference of N is the app's instructions per request, start-up
 left out.  PATH: ``/api/v1.0/predictions`` (default), ``/v2/models/IdentityModel/infer``
 or ``/v1/models/IdentityModel:predict``.  ``MODELSERVE_BUILTIN_METRICS=0``: without the built-in
-metrics.
+metrics.  WIDTH: a body of 1 x WIDTH floats instead of 1 x 4 (W3: 10000).
 """
 
 from __future__ import annotations
@@ -42,6 +42,10 @@ def main() -> None:
     settings = Settings.load("IdentityModel", environ=environ)
     app = rest_app(assemble(build_model(settings), settings, tempfile.mkdtemp(prefix="bench-"), 1), settings)
     body = BODIES[path]
+    if len(sys.argv) > 3:
+        width = int(sys.argv[3])
+        row = ",".join(f"{i % 7 + 0.5}" for i in range(width)).encode()
+        body = body.replace(b"1.0,2.0,3.0,4.0", row).replace(b"1,2,3,4", row).replace(b"[1,4]", b"[1,%d]" % width)
     scope = {
         "type": "http",
         "method": "POST",

@@ -25,11 +25,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import orjson
 
 from modelserve.codecs import tftensor
 from modelserve.datatypes import checked_shape
 from modelserve.errors import BadRequest, ServingError, quote
-from modelserve.model.component import Outcome
+from modelserve.model.component import DefaultNames, Outcome
 
 # Payload kinds of a SeldonMessage.
 TENSOR = "tensor"
@@ -238,6 +239,25 @@ def jsonable(array: np.ndarray) -> Any:
     if array.ndim and array.dtype.kind in _ORJSON_KINDS and array.flags.c_contiguous and array.dtype.isnative:
         return array
     return array.tolist()
+
+
+_names_json: dict[int, orjson.Fragment] = {}  # width -> the JSON of DefaultNames of that width
+
+
+def dumps(answer: dict[str, Any]) -> bytes:
+    """An answer of ``SeldonJsonCodec.encode`` as JSON; wide default names are written from
+    their cached encoding (the answer's own ``names`` is replaced by it)."""
+    data = answer.get("data")
+    if type(data) is dict:
+        names = data.get("names")
+        if type(names) is DefaultNames:
+            fragment = _names_json.get(len(names))
+            if fragment is None:
+                if len(_names_json) >= 16:
+                    _names_json.clear()
+                fragment = _names_json[len(names)] = orjson.Fragment(orjson.dumps(names))
+            data["names"] = fragment
+    return orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
 def unknown_answer(data: Any) -> ServingError:

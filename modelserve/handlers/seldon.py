@@ -27,7 +27,15 @@ import orjson
 from google.protobuf import json_format
 
 from modelserve.codecs import messages, numjson
-from modelserve.codecs.seldon import BIN_DATA, DATA_KINDS, STR_DATA, FeedbackRequest, SeldonJsonCodec, SeldonRequest
+from modelserve.codecs.seldon import (
+    BIN_DATA,
+    DATA_KINDS,
+    STR_DATA,
+    FeedbackRequest,
+    SeldonJsonCodec,
+    SeldonRequest,
+    dumps,
+)
 from modelserve.codecs.seldon_http import raw_payload, read_message
 from modelserve.codecs.seldon_proto import SeldonProtoCodec, decode_bytes, feedback_from_json
 from modelserve.dataplane import DataPlane
@@ -273,7 +281,7 @@ class SeldonHandler(ProtocolHandler):
         fast = _READ_ARRAYS if verb in _ARRAY_VERBS else None
 
         async def endpoint(request: HttpRequest) -> Response:
-            return 200, JSON, orjson.dumps(await operation(await read_message(request, fast)), option=_DUMPS)
+            return 200, JSON, dumps(await operation(await read_message(request, fast)))
 
         return endpoint
 

@@ -147,3 +147,22 @@ def test_numpy_buffers_go_to_orjson_untouched() -> None:
     assert seldon.jsonable(array) is array
     assert seldon.jsonable(array.T) == array.T.tolist()  # not contiguous
     assert seldon.jsonable(np.array(["a"])) == ["a"]
+
+
+@pytest.mark.parametrize("width", [4, 300, 10_000, 70_000])
+@pytest.mark.parametrize("kind", ["ndarray", "tensor"])
+def test_dumps_writes_wide_default_names_as_orjson_writes_the_list(width: int, kind: str) -> None:
+    request = decode({"data": {kind: [[1.5] * width]} if kind == "ndarray" else {kind: {"shape": [1, width],
+                                                                                       "values": [1.5] * width}}})
+    answer = codec().encode(Outcome(np.full((1, width), 2.25)), request)
+    expected = orjson.dumps({**answer, "data": {**answer["data"], "names": list(answer["data"]["names"])}},
+                            option=NUMPY)
+    for _ in range(2):  # the second from the cached encoding
+        assert seldon.dumps(codec().encode(Outcome(np.full((1, width), 2.25)), request)) == expected
+    assert orjson.loads(expected)["data"]["names"] == [f"t:{i}" for i in range(width)]
+
+
+def test_dumps_leaves_other_names_alone() -> None:
+    answer = {"data": {"names": ["a", "b"], "ndarray": np.ones((1, 2))}, "meta": {}}
+    assert seldon.dumps(answer) == b'{"data":{"names":["a","b"],"ndarray":[[1.0,1.0]]},"meta":{}}'
+    assert seldon.dumps({"strData": "x", "meta": {}}) == b'{"strData":"x","meta":{}}'
