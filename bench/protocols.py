@@ -143,6 +143,14 @@ def _v2_grpc_request(workload: Workload) -> bytes:
     return bytes(request.SerializeToString())
 
 
+def _v2_grpc_raw_request(workload: Workload) -> bytes:
+    """The tensor's bytes in ``raw_input_contents`` (little-endian FP64), as Triton's clients send them."""
+    request = v2_grpc.ModelInferRequest(model_name=workload.model)
+    request.inputs.add(name="input-0", datatype="FP64", shape=[1, len(workload.row)])
+    request.raw_input_contents.append(struct.pack(f"<{len(workload.row)}d", *workload.row))
+    return bytes(request.SerializeToString())
+
+
 def _v2_grpc_values(body: bytes) -> list[float]:
     response = v2_grpc.ModelInferResponse.FromString(body)
     if response.raw_output_contents:
@@ -177,6 +185,7 @@ PROTOCOLS = {
         Protocol("v2-rest-binary", "http", lambda w: f"/v2/models/{w.model}/infer", _v2_binary_request,
                  _v2_binary_values, _v2_binary_headers),
         Protocol("v2-grpc", "grpc", lambda w: v2_grpc.METHOD, _v2_grpc_request, _v2_grpc_values),
+        Protocol("v2-grpc-raw", "grpc", lambda w: v2_grpc.METHOD, _v2_grpc_raw_request, _v2_grpc_values),
         Protocol(
             "v1-rest",
             "http",

@@ -150,7 +150,10 @@ def _bare_grpc(*loop: str) -> Callable[[Launch], Command]:
 
 
 MODELSERVE_PROTOCOLS = ("seldon-rest", "seldon-grpc", "v2-rest", "v2-grpc", "v1-rest")
-MODELSERVE = Server("modelserve", MODELSERVE_PROTOCOLS, _modelserve(MODELS / "seldon"), ours=True)
+# Issue 15's binary target: V2 with the binary extension (REST) and raw contents (gRPC).
+BINARY_PROTOCOLS = ("v2-rest-binary", "v2-grpc-raw")
+MODELSERVE = Server("modelserve", (*MODELSERVE_PROTOCOLS, *BINARY_PROTOCOLS), _modelserve(MODELS / "seldon"),
+                    ours=True)
 MERLIN = "merlin-pyfunc-server 0.50.0"
 SERVERS: dict[str, Server] = {
     s.name: s
@@ -160,10 +163,10 @@ SERVERS: dict[str, Server] = {
         Server("modelserve --model-dir (HTTP_JSON)", ("merlin-http",), _modelserve_mlflow("HTTP_JSON"), ours=True),
         Server("modelserve --model-dir (UPI_V1)", ("merlin-upi",), _modelserve_mlflow("UPI_V1"), ours=True),
         # What the built-in metrics cost per request (the issue's budget: under 3 % of throughput).
-        Server("modelserve without built-in metrics", MODELSERVE.protocols,
+        Server("modelserve without built-in metrics", MODELSERVE_PROTOCOLS,
                _modelserve(MODELS / "seldon", "--builtin-metrics", "0"), variant=True, multi_worker=False),
         # User code on the event loop instead of the user threads (issue 14's default): the hop's cost.
-        Server("modelserve --user-calls-on-loop", MODELSERVE.protocols,
+        Server("modelserve --user-calls-on-loop", MODELSERVE_PROTOCOLS,
                _modelserve(MODELS / "seldon", "--user-calls-on-loop"), variant=True, multi_worker=False),
         # gRPC on grpc.aio (the event loop, user code on user threads) instead of the threaded server.
         Server("modelserve --grpc-server aio", ("seldon-grpc", "v2-grpc"),

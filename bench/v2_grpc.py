@@ -24,6 +24,7 @@ _MESSAGES: Table = {
     "ModelInferRequest": [
         ("model_name", 1, _F.TYPE_STRING, _F.LABEL_OPTIONAL, ""),
         ("inputs", 5, _F.TYPE_MESSAGE, _F.LABEL_REPEATED, ".inference.InferInputTensor"),
+        ("raw_input_contents", 7, _F.TYPE_BYTES, _F.LABEL_REPEATED, ""),
     ],
     "ModelInferResponse": [
         ("model_name", 1, _F.TYPE_STRING, _F.LABEL_OPTIONAL, ""),

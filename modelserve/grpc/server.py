@@ -119,9 +119,9 @@ class Gate:
             self.idle.set()
 
 
-def answering(method: RpcMethod, handler: ProtocolHandler, gate: Gate) -> Answering:
+def answering(method: RpcMethod, handler: ProtocolHandler, gate: Gate, count: bool = True) -> Answering:
     """The method's work from request bytes to answer bytes (or the ServingError to abort
-    with), shared by both servers; it counts in ``gate`` while it runs."""
+    with), shared by both servers; with ``count``, it counts in ``gate`` while it runs."""
     name = f"{method.service}/{method.name}"
     parse, behaviour = method.request_class.FromString, method.behaviour
     from_bytes = method.from_bytes
@@ -129,7 +129,8 @@ def answering(method: RpcMethod, handler: ProtocolHandler, gate: Gate) -> Answer
     async def answer(data: bytes, context: Any) -> bytes | ServingError:
         if gate.draining:
             return DRAINING
-        gate.entered()
+        if count:
+            gate.entered()
         try:
             try:
                 message = None if from_bytes is None else await from_bytes(data, context)
@@ -149,7 +150,8 @@ def answering(method: RpcMethod, handler: ProtocolHandler, gate: Gate) -> Answer
             log_failure(name, failure)
             return failure
         finally:
-            gate.left()
+            if count:
+                gate.left()
 
     return answer
 

@@ -98,7 +98,9 @@ def threaded_handler(
     method: RpcMethod, handler: ProtocolHandler, recorder: Route | None, gate: Gate, request_timeout: float
 ) -> grpc.RpcMethodHandler:
     """A unary-unary method on a pool thread: parse, call, serialize; or abort with the error's code."""
-    answer = answering(method, handler, gate)
+    # A call counts in the gate until grpcio has sent its answer (the RPC's termination),
+    # not only until it returns it: a drain cuts the connections once the gate is idle.
+    answer = answering(method, handler, gate, count=False)
     set_deadline, reset_deadline = DEADLINE.set, DEADLINE.reset
 
     def respond(data: bytes, context: grpc.ServicerContext) -> bytes | ServingError:
@@ -116,6 +118,9 @@ def threaded_handler(
             reset_deadline(token)  # the pool thread's context outlives the call
 
     def call(data: bytes, context: grpc.ServicerContext) -> bytes:
+        gate.entered()
+        if not context.add_callback(gate.left):  # already over (the client went away)
+            gate.left()
         if recorder is None:
             result = respond(data, context)
         else:

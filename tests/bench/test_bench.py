@@ -19,7 +19,8 @@ def options(server: servers.Server) -> run.Options:
 
 def test_modelserve_rows_are_measured() -> None:
     cells = run.run(options(servers.MODELSERVE))[1]
-    assert [c.protocol for c in cells] == ["seldon-rest", "seldon-grpc", "v2-rest", "v2-grpc", "v1-rest"]
+    assert [c.protocol for c in cells] == ["seldon-rest", "seldon-grpc", "v2-rest", "v2-grpc", "v1-rest",
+                                           "v2-rest-binary", "v2-grpc-raw"]
     for cell in cells:
         assert not cell.problems, cell.problems
         assert cell.median("rps") > 0 and cell.median("p99_ms") >= cell.median("p50_ms") > 0
@@ -27,7 +28,7 @@ def test_modelserve_rows_are_measured() -> None:
 
 def test_wrong_answers_are_flagged_not_reported() -> None:
     cells = run.run(options(servers.modelserve_with(Path(__file__).parent / "wrong_models")))[1]
-    assert len(cells) == len(servers.MODELSERVE_PROTOCOLS)
+    assert len(cells) == len(servers.MODELSERVE.protocols)
     for cell in cells:
         assert cell.problems and "wrong answer" in cell.problems[0]
         assert cell.runs == []
