@@ -14,11 +14,12 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-ORDER = ["seldon-rest", "v2-rest", "v2-rest-binary", "v1-rest", "merlin-http", "seldon-grpc", "v2-grpc", "merlin-upi"]
+ORDER = ["seldon-rest", "v2-rest", "v2-rest-binary", "v1-rest", "merlin-http", "seldon-grpc", "v2-grpc", "v2-grpc-raw",
+         "merlin-upi"]
 TITLES = {"seldon-rest": "Seldon REST (ndarray)", "v2-rest": "V2 REST (JSON)", "v2-rest-binary": "V2 REST (binary)",
           "v1-rest": "KServe V1 REST", "merlin-http": "Merlin HTTP_JSON", "seldon-grpc": "Seldon gRPC (tensor)",
-          "v2-grpc": "V2 gRPC", "merlin-upi": "Merlin UPI_V1 gRPC"}
-GRPC = {"seldon-grpc", "v2-grpc", "merlin-upi"}
+          "v2-grpc": "V2 gRPC", "v2-grpc-raw": "V2 gRPC (raw contents)", "merlin-upi": "Merlin UPI_V1 gRPC"}
+GRPC = {"seldon-grpc", "v2-grpc", "v2-grpc-raw", "merlin-upi"}
 
 
 def main() -> None:
