@@ -11,7 +11,7 @@ waiting on a loop, so they are driven to their end on the calling thread
 
 What the data plane's coroutines must not do here (awaiting a loop's future) decides
 where this server may be used (``workers.assembly.threaded_grpc_blocker``): plain user
-methods only, no batching, no tracing, no access log.  Otherwise grpc.aio serves.
+methods only, and no batching.  Otherwise grpc.aio serves.
 
 The guarantees of grpc.aio's transport hold (docs/reliability.md): at most ``--grpc-threads``
 user calls at once and ``--max-queue`` waiting (``dataplane.bounds.ThreadBounds``), a few
