@@ -360,7 +360,11 @@ class GrpcServer:
             # Calls that reach grpc.aio after this point would be answered CANCELLED by its
             # shutdown; cut the connections first, so that their clients see UNAVAILABLE.
             cut_connections(self.port)
-        await self.server.stop(max(0.0, min(1.0, deadline - loop.time())))
+        await self._close(max(0.0, min(1.0, deadline - loop.time())))
+
+    async def _close(self, grace: float) -> None:
+        """Stop the server itself (GOAWAY, then close), within ``grace`` seconds."""
+        await self.server.stop(grace)
 
 
 def cut_connections(port: int) -> int:

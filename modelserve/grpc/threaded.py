@@ -40,8 +40,6 @@ from modelserve.grpc.server import (
     GrpcServer,
     abort_details,
     answering,
-    cut_connections,
-    logger,
     server_options,
     status_of,
 )
@@ -185,19 +183,8 @@ class ThreadedGrpcServer(GrpcServer):
         for service in ("", *self.services):
             await self.health.set(service, health_pb2.HealthCheckResponse.SERVING)
 
-    async def stop(self, grace: float) -> None:
-        """As ``GrpcServer.stop``: UNAVAILABLE for new calls, the running ones finish within
-        ``grace``, connections cut, then the server and its pool stop."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + grace
-        self.gate.close()
-        await self.health.enter_graceful_shutdown()
-        try:
-            await asyncio.wait_for(self.gate.idle.wait(), grace)
-        except TimeoutError:
-            logger.warning("%d calls still running after %.0fs: cancelling them", self.gate.running, grace)
-        if self.port is not None:
-            cut_connections(self.port)
-        stopped = self.server.stop(max(0.0, min(1.0, deadline - loop.time())))
-        await loop.run_in_executor(None, stopped.wait)
+    async def _close(self, grace: float) -> None:
+        """grpcio's synchronous stop (its event set once stopped), then the pool."""
+        stopped = self.server.stop(grace)
+        await asyncio.get_running_loop().run_in_executor(None, stopped.wait)
         self._pool.shutdown(wait=False)
