@@ -72,9 +72,22 @@ def loads(body: bytes, paths: tuple[Path, ...]) -> Any | None:
     # message (an array, or a character of a string): a leaf that is itself an array
     # (``[1, [2]]``) shows as one bracket too many.
     rest = orjson.dumps(message, default=_placeholder).count(b"[")
-    if body.count(b"[") != rest + brackets[0]:
+    if _count_up_to(body, b"[", rest + brackets[0] + 1) != rest + brackets[0]:
         return None
     return message
+
+
+def _count_up_to(body: bytes, byte: bytes, limit: int) -> int:
+    """How many times ``byte`` occurs in ``body``, counting no further than ``limit``.
+
+    ``bytes.find`` of one byte is memchr: with the few brackets of a payload this reads the
+    body many times faster than ``bytes.count``, which looks at each byte in turn."""
+    count = 0
+    at = body.find(byte)
+    while at >= 0 and count < limit:
+        count += 1
+        at = body.find(byte, at + 1)
+    return count
 
 
 def _placeholder(value: Any) -> int:

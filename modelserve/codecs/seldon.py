@@ -45,6 +45,7 @@ DATA_KINDS = (TENSOR, NDARRAY, TFTENSOR)
 
 # dtypes orjson writes straight from the array buffer (OPT_SERIALIZE_NUMPY).
 _ORJSON_KINDS = frozenset("biuf")
+_NUMPY = orjson.OPT_SERIALIZE_NUMPY
 
 ClassNames = Callable[[np.ndarray], list[str]]
 
@@ -241,7 +242,8 @@ def jsonable(array: np.ndarray) -> Any:
     return array.tolist()
 
 
-_names_json: dict[int, orjson.Fragment] = {}  # width -> the JSON of DefaultNames of that width
+_names_json: dict[int, tuple[bytes, orjson.Fragment]] = {}  # width -> the JSON of DefaultNames of that width
+_NDARRAY_ANSWER = ["data", "meta"], ["names", "ndarray"]  # the keys of the usual wide answer, in order
 
 
 def dumps(answer: dict[str, Any]) -> bytes:
@@ -251,13 +253,25 @@ def dumps(answer: dict[str, Any]) -> bytes:
     if type(data) is dict:
         names = data.get("names")
         if type(names) is DefaultNames:
-            fragment = _names_json.get(len(names))
-            if fragment is None:
-                if len(_names_json) >= 16:
-                    _names_json.clear()
-                fragment = _names_json[len(names)] = orjson.Fragment(orjson.dumps(names))
+            names_json, fragment = _wide_names(names)
+            values = data.get(NDARRAY)
+            if type(values) is np.ndarray and (list(answer), list(data)) == _NDARRAY_ANSWER:
+                # Joined here rather than by orjson: its buffer, grown as it writes, would copy
+                # the names and the numbers several times over.
+                return b"".join((b'{"data":{"names":', names_json, b',"ndarray":', orjson.dumps(values, option=_NUMPY),
+                                 b'},"meta":', orjson.dumps(answer["meta"], option=_NUMPY), b"}"))
             data["names"] = fragment
-    return orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY)
+    return orjson.dumps(answer, option=_NUMPY)
+
+
+def _wide_names(names: DefaultNames) -> tuple[bytes, orjson.Fragment]:
+    cached = _names_json.get(len(names))
+    if cached is None:
+        if len(_names_json) >= 16:
+            _names_json.clear()
+        encoded = orjson.dumps(names)
+        cached = _names_json[len(names)] = encoded, orjson.Fragment(encoded)
+    return cached
 
 
 def unknown_answer(data: Any) -> ServingError:

@@ -154,3 +154,10 @@ def test_small_bodies_are_left_to_orjson(monkeypatch: pytest.MonkeyPatch) -> Non
     assert numjson.loads(small, SELDON_PATHS) is None
     big = orjson.dumps({"data": {"ndarray": [[1.5] * 3000]}})
     assert len(big) >= 8192 and numjson.loads(big, SELDON_PATHS) is not None
+
+
+@pytest.mark.parametrize(
+    ("body", "limit", "count"), [(b"", 3, 0), (b"a[b[c[", 9, 3), (b"[[[[[", 3, 3), (b"[" * 40, 41, 40)]
+)
+def test_brackets_are_counted_up_to_the_limit(body: bytes, limit: int, count: int) -> None:
+    assert numjson._count_up_to(body, b"[", limit) == count

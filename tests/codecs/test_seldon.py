@@ -166,3 +166,24 @@ def test_dumps_leaves_other_names_alone() -> None:
     answer = {"data": {"names": ["a", "b"], "ndarray": np.ones((1, 2))}, "meta": {}}
     assert seldon.dumps(answer) == b'{"data":{"names":["a","b"],"ndarray":[[1.0,1.0]]},"meta":{}}'
     assert seldon.dumps({"strData": "x", "meta": {}}) == b'{"strData":"x","meta":{}}'
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"data": {"names": None, "ndarray": np.full((2, 300), 0.1)}, "meta": {"tags": {"a": [1, 2]}, "puid": "x"}},
+        {"data": {"names": None, "ndarray": np.arange(300).reshape(1, 300)}, "meta": {"metrics": [{"value": 1}]}},
+        {"data": {"names": None, "ndarray": [[1.0] * 300]}, "meta": {}},  # a list: not joined
+        {"meta": {}, "data": {"names": None, "ndarray": np.ones((1, 300))}},  # meta first
+        {"data": {"ndarray": np.ones((1, 300)), "names": None}, "meta": {}},  # names second
+        {"data": {"names": None, "ndarray": np.ones((1, 300)), "x": 1}, "meta": {}},
+        {"data": {"names": None, "ndarray": np.ones((1, 300))}, "meta": {}, "status": {"code": 200}},
+    ],
+)
+def test_dumps_of_a_wide_answer_is_orjson_s_whatever_its_shape(answer: dict) -> None:
+    """The usual wide answer (names, then the array; data, then meta) is joined from its parts,
+    and every other shape goes through orjson: the bytes are orjson's either way."""
+    answer["data"]["names"] = default_names(300)
+    expected = orjson.dumps({**answer, "data": {**answer["data"], "names": [f"t:{i}" for i in range(300)]}},
+                            option=NUMPY)
+    assert seldon.dumps(answer) == expected
