@@ -1,6 +1,6 @@
 """Instructions per gRPC call, counted by valgrind's callgrind: a figure that holds on a busy machine.
 
-    python -m bench.callgrind [--server modelserve|ceiling] [--protocol seldon-grpc|v2-grpc]
+    python -m bench.callgrind [--server modelserve|ceiling] [--protocol seldon-grpc|v2-grpc|v2-grpc-raw]
                               [--workload W1] [--calls 2000] [--annotate N] [-- modelserve flags...]
 
 The server runs in one process under ``valgrind --tool=callgrind`` with counting off; after
@@ -48,8 +48,24 @@ def serve_modelserve(port: int, workload: str, flags: list[str]) -> None:
         ["serve", w.seldon_class, "--grpc-port", str(port), "--host", HOST, "--model-name", w.model, *flags]
     )
     settings = cli.settings_from_args(args)
-    assembly = assemble(build_model(settings), settings, make_directory(), settings.grpc_user_threads)
-    uvloop.run(serve(assembly, lambda: None))
+    assembly = assemble(build_model(settings), settings, make_directory(), settings.grpc_user_threads, grpc=True)
+    uvloop.run(serve(assembly, _AloneWorker()))  # type: ignore[arg-type]
+
+
+class _AloneWorker:
+    """What ``workers/grpc.serve`` asks of its supervisor, for a worker with none."""
+
+    def max_requests_for_worker(self) -> None:
+        return None
+
+    def mark_serving(self) -> None:
+        pass
+
+    async def keep_beating(self, healthy: object) -> None:
+        pass
+
+    def leave(self) -> None:
+        pass
 
 
 def serve_ceiling(port: int, flags: list[str]) -> None:
@@ -157,7 +173,7 @@ def _wait(proc: subprocess.Popen[bytes], protocol: str, port: int, workload: Wor
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--server", default="modelserve", choices=("modelserve", "ceiling"))
-    parser.add_argument("--protocol", default="seldon-grpc", choices=("seldon-grpc", "v2-grpc"))
+    parser.add_argument("--protocol", default="seldon-grpc", choices=("seldon-grpc", "v2-grpc", "v2-grpc-raw"))
     parser.add_argument("--workload", default="W1", choices=sorted(WORKLOADS))
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--annotate", type=int, default=0, help="print the N costliest functions (inclusive)")
