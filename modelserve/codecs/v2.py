@@ -242,11 +242,13 @@ def pack_bytes(array: np.ndarray) -> bytes:
     return b"".join(parts)
 
 
-def tensor_bytes(tensor: Tensor) -> bytes:
-    """The binary form of any tensor (little-endian, C order)."""
+def tensor_buffer(tensor: Tensor) -> bytes | memoryview:
+    """The binary form of any tensor (little-endian, C order), a view of its array where that
+    already is the form."""
     if tensor.datatype == "BYTES":
         return pack_bytes(tensor.data)
-    return np.ascontiguousarray(tensor.data, DTYPES[tensor.datatype]).tobytes()
+    array = np.ascontiguousarray(tensor.data, DTYPES[tensor.datatype])
+    return array.data.cast("B") if array.size else b""
 
 
 def json_values(tensor: Tensor) -> Any:
@@ -379,7 +381,7 @@ def encode_response(response: InferResponse, binary: list[bool] | None = None) -
         item: dict[str, Any] = {"name": tensor.name, "datatype": tensor.datatype, "shape": tensor.shape}
         parameters = tensor.parameters
         if binary is not None and binary[index]:
-            chunk = tensor_bytes(tensor)
+            chunk = tensor_buffer(tensor)
             chunks.append(chunk)
             parameters = {**parameters, BINARY_DATA_SIZE: len(chunk)}
         else:

@@ -3,9 +3,12 @@
 Typed contents are read into numpy at once where the wire allows it: FP32 and FP64 are
 packed fixed-size numbers, viewed in the serialized contents with ``np.frombuffer``;
 the varint kinds are converted by numpy from protobuf's repeated container.
-``raw_input_contents`` are viewed without a copy too (read-only arrays, like FP32/FP64).  An answer goes
-back in ``raw_output_contents`` when the request came in raw form (or an output is
-FP16, which has no typed field), else in the typed contents of each output.
+``raw_input_contents`` are viewed without a copy too (read-only arrays, like FP32/FP64): in a big
+request they are split off the serialized message and viewed where they arrived
+(``split_raw_inputs``), since protobuf would copy each twice.  An answer goes back in
+``raw_output_contents`` when the request came in raw form (or an output is FP16, which has no
+typed field), else in the typed contents of each output; ``response_bytes`` writes raw contents
+after protobuf's bytes of the rest, copying each array once.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from modelserve.codecs import messages
-from modelserve.codecs.protowire import read_varint, skip_field, varint
+from modelserve.codecs.protowire import fields, read_varint, skip_field, varint
 from modelserve.codecs.v2 import (
     DTYPES,
     InferRequest,
@@ -28,7 +31,7 @@ from modelserve.codecs.v2 import (
     dtype_of,
     element_bytes,
     from_buffer,
-    tensor_bytes,
+    tensor_buffer,
 )
 from modelserve.errors import BadRequest
 
@@ -117,8 +120,36 @@ def metadata_message(metadata: dict[str, Any]) -> Any:
 # ---------------------------------------------------------------- requests
 
 
-def decode_request(message: Any) -> InferRequest:
-    raw = message.raw_input_contents
+_RAW_INPUT = 7  # ModelInferRequest.raw_input_contents
+_RAW_INPUT_TAG = b"\x3a"  # its tag: field 7, length-delimited
+_RAW_OUTPUT_TAG = b"\x32"  # ModelInferResponse.raw_output_contents (field 6, length-delimited): its last field
+
+
+def split_raw_inputs(data: bytes) -> tuple[bytes, list[memoryview]] | None:
+    """A serialized ModelInferRequest as (itself without raw_input_contents, views of those
+    contents in ``data``): protobuf would copy each of them twice.  None: no raw contents, or
+    a field the split does not read (the caller parses the whole message)."""
+    if _RAW_INPUT_TAG not in data:  # memchr: typed requests are not walked in Python
+        return None
+    spans = fields(data)
+    if not spans or all(number != _RAW_INPUT for number, _, _ in spans):
+        return None
+    view = memoryview(data)
+    rest, raw = [], []
+    field_start = 0  # fields are contiguous: each one's tag begins where the previous ended
+    for number, start, end in spans:
+        if number == _RAW_INPUT:
+            raw.append(view[start:end])
+        else:
+            rest.append(view[field_start:end])
+        field_start = end
+    return b"".join(rest), raw
+
+
+def decode_request(message: Any, raw_inputs: list[memoryview] | None = None) -> InferRequest:
+    """The V2 request of a ModelInferRequest; ``raw_inputs``: its raw contents, split off
+    beforehand (``split_raw_inputs``)."""
+    raw = message.raw_input_contents if raw_inputs is None else raw_inputs
     if raw and len(raw) != len(message.inputs):
         raise BadRequest(f"raw_input_contents has {len(raw)} entries for {len(message.inputs)} inputs")
     if not message.inputs:
@@ -207,19 +238,41 @@ def _packed_fixed(data: bytes, number: int, dtype: np.dtype, skip_unknown: bool 
 
 def encode_response(response: InferResponse, raw: bool) -> Any:
     """The ModelInferResponse; ``raw``: outputs in raw_output_contents (forced by FP16 outputs)."""
+    raw = raw or _forced_raw(response)
+    message = _response_message(response, typed=not raw)
+    if raw:
+        message.raw_output_contents.extend(bytes(tensor_buffer(tensor)) for tensor in response.outputs)
+    return message
+
+
+def response_bytes(response: InferResponse, raw: bool) -> bytes:
+    """``encode_response(response, raw).SerializeToString()``, each raw output copied once:
+    raw_output_contents is the message's last field, so it is written after protobuf's bytes."""
+    if not (raw or _forced_raw(response)):
+        return _response_message(response, typed=True).SerializeToString()
+    parts: list[bytes | memoryview] = [_response_message(response, typed=False).SerializeToString()]
+    for tensor in response.outputs:
+        contents = tensor_buffer(tensor)
+        parts += (_RAW_OUTPUT_TAG, varint(len(contents)), contents)
+    return b"".join(parts)
+
+
+def _forced_raw(response: InferResponse) -> bool:
+    return any(t.datatype == "FP16" for t in response.outputs)
+
+
+def _response_message(response: InferResponse, typed: bool) -> Any:
+    """The ModelInferResponse; ``typed``: with each output's values in its contents."""
     message = ModelInferResponse(model_name=response.model_name, model_version=response.model_version or "")
     if response.id:
         message.id = response.id
     if response.parameters:
         fill_parameters(message.parameters, response.parameters)
-    raw = raw or any(t.datatype == "FP16" for t in response.outputs)
     for tensor in response.outputs:
         output = message.outputs.add(name=tensor.name, datatype=tensor.datatype, shape=tensor.shape)
         if tensor.parameters:
             fill_parameters(output.parameters, tensor.parameters)
-        if raw:
-            message.raw_output_contents.append(tensor_bytes(tensor))
-        else:
+        if typed:
             _fill_typed(output.contents, tensor)
     return message
 
@@ -238,4 +291,13 @@ def _fill_typed(contents: Any, tensor: Tensor) -> None:
         getattr(contents, name).extend(flat.tolist())
 
 
-__all__ = ["REQUESTS", "RESPONSES", "SERVICE", "decode_request", "encode_response", "metadata_message"]
+__all__ = [
+    "REQUESTS",
+    "RESPONSES",
+    "SERVICE",
+    "decode_request",
+    "encode_response",
+    "metadata_message",
+    "response_bytes",
+    "split_raw_inputs",
+]

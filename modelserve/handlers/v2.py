@@ -52,6 +52,8 @@ CONTENT_TYPE = "content_type"
 SERVICE = v2_proto.SERVICE
 _NOT_ECHOED = frozenset((BINARY_DATA_OUTPUT,))
 _OCTET = b"application/octet-stream"
+# Smaller gRPC requests are parsed whole: the copies of their raw contents cost less than the walk.
+_SPLIT_MIN_BYTES = 4096
 
 
 class V2Handler(ProtocolHandler):
@@ -189,7 +191,8 @@ class V2Handler(ProtocolHandler):
             "ModelInfer": (self._rpc_model_infer, False),
         }
         return [
-            RpcMethod(SERVICE, name, v2_proto.REQUESTS[name], behaviour, probe)
+            RpcMethod(SERVICE, name, v2_proto.REQUESTS[name], behaviour, probe,
+                      from_bytes=self._rpc_raw_model_infer if name == "ModelInfer" else None)
             for name, (behaviour, probe) in behaviours.items()
         ]
 
@@ -212,10 +215,27 @@ class V2Handler(ProtocolHandler):
             self._metadata_message = v2_proto.metadata_message(self.model_metadata())
         return self._metadata_message
 
-    async def _rpc_model_infer(self, request: Any, context: Any) -> Any:
+    async def _rpc_model_infer(self, request: Any, context: Any) -> bytes:
         self.check_model(request.model_name, request.model_version or None, say_version=True)
         response = await self.infer(v2_proto.decode_request(request))
-        return v2_proto.encode_response(response, raw=bool(request.raw_input_contents))
+        return v2_proto.response_bytes(response, raw=bool(request.raw_input_contents))
+
+    async def _rpc_raw_model_infer(self, data: bytes, context: Any) -> bytes | None:
+        """ModelInfer with raw_input_contents, the contents viewed where they arrived; None:
+        not that case, or undecodable (the transport parses the request and says so)."""
+        if len(data) < _SPLIT_MIN_BYTES:
+            return None
+        split = v2_proto.split_raw_inputs(data)
+        if split is None:
+            return None
+        rest, raw_inputs = split
+        try:
+            request = v2_proto.ModelInferRequest.FromString(rest)
+        except Exception:
+            return None
+        self.check_model(request.model_name, request.model_version or None, say_version=True)
+        response = await self.infer(v2_proto.decode_request(request, raw_inputs))
+        return v2_proto.response_bytes(response, raw=True)
 
 
 def _output(name: str, value: Any, source: Tensor | None) -> Tensor:

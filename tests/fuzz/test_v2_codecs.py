@@ -9,6 +9,8 @@ a round trip.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import orjson
 from hypothesis import given, settings
@@ -17,6 +19,7 @@ from hypothesis import strategies as st
 from modelserve.codecs import v2, v2_proto
 from modelserve.codecs.v2 import InferResponse, Tensor
 from modelserve.datatypes import V2_DATATYPES
+from modelserve.errors import ServingError
 from tests.fuzz.conftest import examples
 from tests.fuzz.strategies import (
     ANY_JSON,
@@ -230,3 +233,48 @@ def test_every_datatype_round_trips_in_protobuf(outputs: list[Tensor], raw: bool
     decoded = v2_proto.decode_request(v2_proto.ModelInferRequest.FromString(request.SerializeToString()))
     for tensor, original in zip(decoded.inputs, outputs, strict=True):
         assert_same(tensor, original)
+
+
+def refusal(call: Callable[..., object], *args: object) -> object:
+    """What ``call`` answers, or the message of the client error it refuses with."""
+    try:
+        return call(*args)
+    except ServingError as error:
+        return error.message
+
+
+@given(infer_requests())
+@settings(max_examples=examples(3))
+def test_raw_contents_split_off_decode_as_the_whole_message(message: object) -> None:
+    """The gRPC fast path views raw_input_contents in the request's bytes and parses the rest:
+    the same tensors, or the same refusal, as parsing the whole message."""
+    data = message.SerializeToString()  # type: ignore[attr-defined]
+    split = v2_proto.split_raw_inputs(data)
+    raw = list(message.raw_input_contents)  # type: ignore[attr-defined]
+    assert (split is not None) == bool(raw)
+    if split is None:
+        return
+    rest, views = split
+    assert [bytes(view) for view in views] == raw
+    stripped = v2_proto.ModelInferRequest.FromString(rest)
+    whole = v2_proto.ModelInferRequest.FromString(data)
+    whole.ClearField("raw_input_contents")
+    assert stripped == whole
+    expected = refusal(v2_proto.decode_request, message)
+    got = refusal(v2_proto.decode_request, stripped, views)
+    if isinstance(expected, str):
+        assert got == expected
+        return
+    assert isinstance(got, v2.InferRequest) and isinstance(expected, v2.InferRequest)
+    assert (got.id, got.parameters, got.outputs) == (expected.id, expected.parameters, expected.outputs)
+    for tensor, original in zip(got.inputs, expected.inputs, strict=True):
+        assert_same(tensor, original)
+        assert tensor.parameters == original.parameters
+
+
+@given(st.lists(tensors(), max_size=3), st.booleans(), st.dictionaries(TEXT, st.integers(0, 9), max_size=2),
+       st.one_of(st.none(), TEXT))
+def test_response_bytes_are_protobufs_own(outputs: list[Tensor], raw: bool, parameters: dict, id: str | None) -> None:
+    """The answer written with its raw contents appended is byte for byte the message's serialization."""
+    response = InferResponse("m", outputs, "3", id, parameters)
+    assert v2_proto.response_bytes(response, raw) == v2_proto.encode_response(response, raw).SerializeToString()

@@ -82,18 +82,33 @@ def test_infer_typed(identity: GrpcProcess) -> None:
     assert not response.raw_output_contents
 
 
-def test_infer_raw_in_raw_out(identity: GrpcProcess) -> None:
-    x = np.arange(6, dtype=np.float16).reshape(2, 3)
+@pytest.mark.parametrize("columns", [3, 3000])  # 3000: the contents are viewed in the request's bytes
+def test_infer_raw_in_raw_out(identity: GrpcProcess, columns: int) -> None:
+    x = np.arange(2 * columns, dtype=np.float16).reshape(2, columns)
     words = b"\x01\x00\x00\x00a\x02\x00\x00\x00bc"
     request = cls("ModelInferRequest")(model_name="identity", raw_input_contents=[x.tobytes(), words])
-    request.inputs.add(name="x", datatype="FP16", shape=[2, 3])
+    request.inputs.add(name="x", datatype="FP16", shape=[2, columns])
     request.inputs.add(name="w", datatype="BYTES", shape=[2])
     response = call(identity, "ModelInfer", request)
     assert [(o.name, o.datatype, list(o.shape)) for o in response.outputs] == [
-        ("x", "FP16", [2, 3]),
+        ("x", "FP16", [2, columns]),
         ("w", "BYTES", [2]),
     ]
     assert list(response.raw_output_contents) == [x.tobytes(), words]
+
+
+@pytest.mark.parametrize("size", [8, 8000])
+def test_raw_contents_of_the_wrong_size_are_refused(identity: GrpcProcess, size: int) -> None:
+    request = cls("ModelInferRequest")(model_name="identity", raw_input_contents=[b"\x00" * (size + 1)])
+    request.inputs.add(name="x", datatype="FP64", shape=[size // 8])
+    with pytest.raises(grpc.RpcError) as raised:
+        call(identity, "ModelInfer", request)
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert raised.value.details() == f"input 'x': shape [{size // 8}] of FP64 needs {size} bytes, got {size + 1}"
+    request.model_name = "nope"
+    with pytest.raises(grpc.RpcError) as raised:
+        call(identity, "ModelInfer", request)
+    assert raised.value.code() == grpc.StatusCode.NOT_FOUND
 
 
 def test_requested_outputs(identity: GrpcProcess) -> None:

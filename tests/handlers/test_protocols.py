@@ -119,11 +119,27 @@ def test_v2_infer_over_both_forms_and_unknown_models() -> None:
     message = v2_proto.ModelInferRequest(model_name="m", model_version="2")
     tensor = message.inputs.add(name="x", datatype="INT64", shape=[2])
     tensor.contents.int64_contents.extend([3, 4])
-    behaviours = {method.name: method.behaviour for method in handler.rpc_methods()}
-    reply = run(behaviours["ModelInfer"](message, None))
+    methods = {method.name: method for method in handler.rpc_methods()}
+    reply = v2_proto.ModelInferResponse.FromString(run(methods["ModelInfer"].behaviour(message, None)))
     assert list(reply.outputs[0].contents.int64_contents) == [3, 4]
+    assert run(methods["ModelInfer"].from_bytes(message.SerializeToString(), None)) is None  # no raw contents
+    message.inputs[0].ClearField("contents")
+    message.raw_input_contents.append(np.array([3, 4], np.int64).tobytes())
+    assert run(methods["ModelInfer"].from_bytes(message.SerializeToString(), None)) is None  # small: parsed whole
+    reply = v2_proto.ModelInferResponse.FromString(run(methods["ModelInfer"].behaviour(message, None)))
+    assert np.frombuffer(reply.raw_output_contents[0], np.int64).tolist() == [3, 4]
+    del message.inputs[0].shape[:]
+    message.inputs[0].shape.append(1000)
+    message.raw_input_contents[0] = np.arange(1000).tobytes()
+    answer = run(methods["ModelInfer"].from_bytes(message.SerializeToString(), None))
+    reply = v2_proto.ModelInferResponse.FromString(answer)
+    assert np.frombuffer(reply.raw_output_contents[0], np.int64).tolist() == list(range(1000))
+    for unknown in (v2_proto.ModelInferRequest(model_name="other"), message):
+        unknown.model_name = "other"
+        with pytest.raises(ModelNotFound):
+            run(methods["ModelInfer"].behaviour(unknown, None))
     with pytest.raises(ModelNotFound):
-        run(behaviours["ModelInfer"](v2_proto.ModelInferRequest(model_name="other"), None))
+        run(methods["ModelInfer"].from_bytes(message.SerializeToString(), None))
     assert handler.http_prefixes()[0].not_found("/v2/models/m/versions/9").message == (
         "Model m with version 9 not found"
     )
